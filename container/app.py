@@ -1,0 +1,168 @@
+"""The Flask front: /ping and /invocations. It never touches a model; the pool does."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from . import errors
+from .config import Settings
+from .jobs import Job, JobResult
+from .modeldir import ModelInfo
+from .negotiation import JSON, ResponsePlan, negotiate
+from .pool import WorkerPool
+from .schema import GenerationParams, parse_request, resolve
+
+log = logging.getLogger("sdxl.request")
+INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+_VALID_ID = re.compile(r"[\x21-\x7e]{1,64}")
+_HTTP_ERRORS: dict[int, type[errors.ServingError]] = {
+    400: errors.BadRequest, 404: errors.NotFound, 405: errors.MethodNotAllowed, 413: errors.PayloadTooLarge,
+}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    model: ModelInfo
+    backend: str
+    pool: WorkerPool
+
+
+def create_app(runtime: Runtime) -> Flask:
+    app = Flask("sdxl_inf2")
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
+    app.extensions["sdxl"] = runtime
+    app.add_url_rule("/ping", "ping", lambda: ping(runtime), methods=["GET"])
+    app.add_url_rule("/invocations", "invocations", lambda: invocations(runtime), methods=["POST"])
+    app.register_error_handler(Exception, handle_error)
+    app.before_request(_start_request)
+    app.after_request(_log_request)
+    return app
+
+
+def ping(runtime: Runtime) -> Response:
+    status = runtime.pool.status()
+    body = {
+        "status": status.state,
+        "workers": {"ready": status.workers_ready, "total": status.workers_total},
+        "queued": status.queued,
+        "backend": runtime.backend,
+        "shapes": [{"height": s.height, "width": s.width} for s in runtime.model.shapes],
+        "max_images": runtime.model.max_images,
+        "slots": status.slots,
+    }
+    return _json(body, 200 if status.healthy else 503)
+
+
+def invocations(runtime: Runtime) -> Response:
+    if request.mimetype != JSON and not request.mimetype.endswith("+json"):
+        raise errors.UnsupportedMediaType(
+            f"Content-Type must be application/json, got {request.content_type or 'none'!r}")
+    prompt, fields = parse_request(_json_body())
+    plan = negotiate(request.accept_mimetypes, fields.output_format, fields.num_images or 1)
+    params = resolve(prompt, fields, runtime.model, plan.output_format)
+    g.params = params
+    job = runtime.pool.submit(Job(params, g.inference_id, runtime.settings.request_timeout_s))
+    g.job = job
+    result = job.wait()
+    return _image_response(plan, params, job, result)
+
+
+def _json_body() -> Any:
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.BadRequest(f"body is not valid JSON: {exc}", field="(body)") from None
+
+
+def _image_response(plan: ResponsePlan, params: GenerationParams, job: Job, result: JobResult) -> Response:
+    timings = _timings(job, result)
+    g.timings = timings
+    headers = {"X-Seed": str(params.seed), "X-Inference-Id": job.inference_id,
+               CUSTOM_ATTRIBUTES: f"seed={params.seed},inference_id={job.inference_id}"}
+    if not plan.as_json:
+        return Response(result.images[0], 200, mimetype=plan.mimetype, headers=headers)
+    body = {
+        "images": [base64.b64encode(img).decode("ascii") for img in result.images],
+        "format": params.output_format,
+        "seed": params.seed,
+        "parameters": params.echo(),
+        "timings_ms": timings,
+        "inference_id": job.inference_id,
+        "worker": result.worker,
+    }
+    return _json(body, 200, headers)
+
+
+def _timings(job: Job, result: JobResult) -> dict[str, float]:
+    total = (time.monotonic() - job.submitted) * 1e3
+    timings = {"queue": job.queue_ms(), **result.timings_ms, "total": total}
+    return {k: round(v, 2) for k, v in timings.items()}
+
+
+def handle_error(exc: Exception) -> Response:
+    error = _as_serving_error(exc)
+    if error.inference_id is None and request.path == "/invocations":
+        error.inference_id = g.get("inference_id")
+    if type(error) is errors.InternalError and error is not exc:
+        log.error("unhandled error in inference %s", g.get("inference_id"), exc_info=exc)
+    return _json(error.to_dict(), error.status_code, error.headers())
+
+
+def _as_serving_error(exc: Exception) -> errors.ServingError:
+    if isinstance(exc, errors.ServingError):
+        return exc
+    if isinstance(exc, HTTPException):
+        kind = _HTTP_ERRORS.get(exc.code or 500, errors.ServingError)
+        return kind(exc.description or exc.name)
+    return errors.InternalError("internal error; see the server log for this inference id")
+
+
+def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status, mimetype=JSON, headers=headers)
+
+
+def _start_request() -> None:
+    g.started = time.monotonic()
+    given = request.headers.get(INFERENCE_ID, "")
+    g.inference_id = given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def _log_request(response: Response) -> Response:
+    if request.path == "/ping":
+        return response
+    runtime: Runtime = request_runtime()
+    params: GenerationParams | None = g.get("params")
+    job: Job | None = g.get("job")
+    entry: dict[str, Any] = {
+        "inference_id": g.get("inference_id"), "method": request.method, "path": request.path,
+        "status": response.status_code, "bytes": response.content_length,
+        "custom_attributes": request.headers.get(CUSTOM_ATTRIBUTES),
+        "worker": job.worker if job else None,
+        "timings_ms": g.get("timings") or {"total": round((time.monotonic() - g.started) * 1e3, 2)},
+    }
+    if params is not None:
+        entry["parameters"] = params.echo(include_prompts=runtime.settings.log_prompts)
+    if response.status_code >= 400:
+        entry["error"] = json.loads(response.get_data()).get("error", {}).get("type")
+    log.info("request", extra=entry)
+    return response
+
+
+def request_runtime() -> Runtime:
+    from flask import current_app
+
+    runtime: Runtime = current_app.extensions["sdxl"]
+    return runtime

@@ -1,0 +1,47 @@
+"""diffusers' StableDiffusionXLPipeline on CPU (float32) or one CUDA GPU (bf16, else fp16)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..devices import DeviceKind
+from ..modeldir import ModelInfo
+from ..schedulers import SchedulerCache
+from ..schema import GenerationParams
+from .base import pipeline_kwargs
+
+
+class TorchBackend:
+    def __init__(self, device: DeviceKind, workers_on_device: int = 1) -> None:
+        self.device = "cuda" if device == "cuda" else "cpu"
+        self.workers_on_device = workers_on_device
+        self.pipe: Any = None
+        self.schedulers: SchedulerCache | None = None
+
+    def load(self, model: ModelInfo) -> None:
+        import torch
+        from diffusers import StableDiffusionXLPipeline
+
+        if self.device == "cpu":  # split the cores between the CPU workers
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.workers_on_device))
+        dtype = torch.float32
+        if self.device == "cuda":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        pipe = StableDiffusionXLPipeline.from_pretrained(
+            str(model.path), torch_dtype=dtype, local_files_only=True, use_safetensors=True
+        )
+        pipe.set_progress_bar_config(disable=True)
+        self.pipe = pipe.to(self.device)
+        self.schedulers = SchedulerCache(self.pipe.scheduler)
+
+    def generate(self, params: GenerationParams) -> list[Any]:
+        import torch
+
+        assert self.schedulers is not None, "load() first"
+        self.pipe.scheduler = self.schedulers.get(params.scheduler)
+        generator = torch.Generator(device="cpu").manual_seed(params.seed)  # same noise on any device
+        kwargs = pipeline_kwargs(params, generator, params.num_images)
+        with torch.inference_mode():
+            result = self.pipe(height=params.height, width=params.width, **kwargs)
+        return list(result.images)

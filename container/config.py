@@ -1,0 +1,76 @@
+"""Server settings, read once from the environment at start-up and cast strictly.
+
+Every variable is documented in the README. A bad value stops the server with one line naming the
+variable, never a traceback. SageMaker's own variables keep their names; ours are `SDXL_*`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_MODEL_DIR = Path("/opt/ml/model")
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message is one line naming the variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    model_dir: Path = Field(DEFAULT_MODEL_DIR, alias="SM_MODEL_DIR")
+    port: int = Field(8080, ge=1, le=65535, alias="SAGEMAKER_BIND_TO_PORT")
+    host: str = Field("0.0.0.0", alias="SDXL_HOST")
+    backend: str = Field("auto", alias="SDXL_BACKEND")
+    device: Literal["auto", "cpu", "cuda", "neuron"] = Field("auto", alias="SDXL_DEVICE")
+    workers: int | None = Field(None, ge=1, le=64, alias="SDXL_WORKERS")
+    cores_per_worker: int = Field(2, ge=1, le=64, alias="SDXL_CORES_PER_WORKER")
+    neuron_visible_cores: str | None = Field(None, alias="NEURON_RT_VISIBLE_CORES")
+    cuda_visible_devices: str | None = Field(None, alias="CUDA_VISIBLE_DEVICES")
+    max_queue: int = Field(64, ge=0, le=10_000, alias="SDXL_MAX_QUEUE")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, alias="SDXL_MAX_BODY_BYTES")
+    request_timeout_s: float = Field(300.0, gt=0, le=3600, alias="SDXL_REQUEST_TIMEOUT_S")
+    graceful_timeout_s: float = Field(25.0, ge=0, le=3600, alias="SDXL_GRACEFUL_TIMEOUT_S")
+    stuck_grace_s: float = Field(60.0, ge=0, alias="SDXL_STUCK_GRACE_S")
+    max_restarts: int = Field(3, ge=1, le=100, alias="SDXL_MAX_RESTARTS")
+    restart_backoff_s: float = Field(1.0, ge=0, le=300, alias="SDXL_RESTART_BACKOFF_S")
+    verify_model: Literal["full", "size", "off"] = Field("full", alias="SDXL_VERIFY_MODEL")
+    log_prompts: bool = Field(False, alias="SDXL_LOG_PROMPTS")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", alias="SDXL_LOG_LEVEL")
+    png_compress_level: int = Field(1, ge=0, le=9, alias="SDXL_PNG_COMPRESS_LEVEL")
+    default_quality: int = Field(90, ge=1, le=100, alias="SDXL_DEFAULT_QUALITY")
+    http_threads: int | None = Field(None, ge=2, le=4096, alias="SDXL_HTTP_THREADS")
+    keepalive_s: int = Field(75, ge=0, le=3600, alias="SDXL_KEEPALIVE_S")
+
+    @field_validator("backend")
+    @classmethod
+    def _backend_name(cls, value: str) -> str:
+        if value in ("auto", "neuron", "torch") or ":" in value:
+            return value
+        raise ValueError("expected auto, neuron, torch, or module:Class")
+
+    def threads_for(self, workers: int) -> int:
+        """Enough HTTP threads that every queued and running request holds one and /ping still has some."""
+        return self.http_threads or self.max_queue + workers + 8
+
+
+def load_settings(environ: Mapping[str, str] | None = None, model_dir: Path | None = None) -> Settings:
+    """Settings from `environ` (default os.environ); `model_dir` (from --model-dir) wins over SM_MODEL_DIR."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = {k: v for k, v in env.items() if k in _ALIASES and v != ""}
+    if model_dir is not None:
+        values["SM_MODEL_DIR"] = model_dir
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        raise ConfigError(f"{name}={values.get(name)!r}: {first['msg']}") from None
+
+
+_ALIASES = {field.alias for field in Settings.model_fields.values() if field.alias}

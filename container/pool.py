@@ -1,0 +1,270 @@
+"""The shared job queue and the model workers behind it; lives in the front process.
+
+One `SlotRunner` thread per worker slot owns that slot's worker process. It pulls the next job from
+the shared queue only when its worker is idle, so a free worker always takes the next job (no
+request waits behind a busy worker while another idles). Because each runner knows exactly which
+job its worker holds, a worker's death fails that one request (500 with the inference id) and
+leaves every queued request in the queue for the other workers and the replacement.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from .config import Settings
+from .devices import WorkerSlot
+from .errors import InternalError, NotReady, QueueFull, RequestTimeout, ServingError, WorkerDied
+from .events import GenerateJob, JobDone, JobFailed, WorkerFailed, WorkerReady
+from .jobs import Job, JobResult
+from .worker import WorkerConfig, worker_main
+
+log = logging.getLogger("sdxl.pool")
+_DIED = object()  # receive() result: the worker process is gone
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+class SlotState(str, Enum):
+    STARTING = "starting"
+    READY = "ready"
+    BUSY = "busy"
+    RESTARTING = "restarting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    state: str  # loading | ready | failed | stopping
+    workers_ready: int
+    workers_total: int
+    queued: int
+    slots: list[dict[str, Any]]
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "ready"
+
+
+class WorkerHandle:
+    """One live worker process and the pipe to it."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.conn, child = _SPAWN.Pipe()
+        self.proc: BaseProcess = _SPAWN.Process(
+            target=worker_main, args=(config, child), name=f"sdxl-worker-{config.slot.index}", daemon=True
+        )
+        self.proc.start()
+        child.close()
+
+    def receive(self, timeout: float) -> object:
+        """The next message, `_DIED`, or None if nothing arrived within `timeout`."""
+        ready = wait([self.conn, self.proc.sentinel], timeout)
+        if self.conn in ready:
+            try:
+                return self.conn.recv()
+            except (EOFError, OSError):
+                return _DIED
+        return _DIED if ready else None
+
+    def close(self, grace_s: float = 2.0) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.proc.join(grace_s)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        self.conn.close()
+
+
+class SlotRunner:
+    """Keeps one worker slot alive and feeds it jobs from the shared queue."""
+
+    def __init__(self, pool: WorkerPool, slot: WorkerSlot, config: WorkerConfig) -> None:
+        self.pool, self.slot, self.config = pool, slot, config
+        self.state = SlotState.STARTING
+        self.restarts = 0
+        self.handle: WorkerHandle | None = None
+        self.thread = threading.Thread(target=self._run, name=f"slot-{slot.index}", daemon=True)
+
+    def describe(self) -> dict[str, Any]:
+        pid = self.handle.proc.pid if self.handle else None
+        return {"index": self.slot.index, "state": self.state.value, "pid": pid,
+                "restarts": self.restarts, **self.slot.env}
+
+    def _run(self) -> None:
+        failures = 0
+        while not self.pool.stopping.is_set():
+            self.handle = self._launch()
+            if self.handle is None:
+                failures += 1
+                if failures >= self.pool.settings.max_restarts:
+                    self.state = SlotState.FAILED
+                    log.error("%s failed %d times in a row; giving up", self.slot.describe(), failures)
+                    return
+                self.state = SlotState.RESTARTING
+                self.pool.stopping.wait(self.pool.settings.restart_backoff_s * 2 ** (failures - 1))
+                continue
+            failures = 0
+            self._serve(self.handle)
+            self.handle.close()
+            if not self.pool.stopping.is_set():
+                self.restarts += 1
+                self.state = SlotState.RESTARTING
+        self.state = SlotState.STOPPED
+
+    def _launch(self) -> WorkerHandle | None:
+        self.state = SlotState.STARTING if self.restarts == 0 else SlotState.RESTARTING
+        handle = WorkerHandle(self.config)
+        message = None
+        while message is None and not self.pool.stopping.is_set():
+            message = handle.receive(timeout=0.5)
+        if isinstance(message, WorkerReady):
+            log.info("%s ready: pid %d, load %.0f ms, warm-up %.0f ms", self.slot.describe(),
+                     message.pid, message.load_ms, message.warmup_ms)
+            self.state = SlotState.READY
+            self.pool.on_ready()
+            return handle
+        self._log_start_failure(message, handle)
+        handle.close(grace_s=0.5)
+        return None
+
+    def _log_start_failure(self, message: object, handle: WorkerHandle) -> None:
+        if isinstance(message, WorkerFailed):
+            log.error("%s failed to start: %s\n%s", self.slot.describe(), message.message, message.trace)
+        elif message is _DIED:
+            handle.proc.join(1)
+            log.error("%s died while loading (exit code %s)", self.slot.describe(), handle.proc.exitcode)
+
+    def _serve(self, handle: WorkerHandle) -> None:
+        while (job := self._next_job(handle)) is not None:
+            self.state = SlotState.BUSY
+            alive = self._run_job(handle, job)
+            if not alive:
+                return
+            self.state = SlotState.READY
+
+    def _next_job(self, handle: WorkerHandle) -> Job | None:
+        while not self.pool.stopping.is_set():
+            try:
+                job = self.pool.jobs.get(timeout=0.5)
+            except queue.Empty:
+                if not handle.proc.is_alive():
+                    log.error("%s died while idle (exit code %s)", self.slot.describe(), handle.proc.exitcode)
+                    return None
+                continue
+            if job.future.set_running_or_notify_cancel():  # False: timed out while queued
+                return job
+        return None
+
+    def _run_job(self, handle: WorkerHandle, job: Job) -> bool:
+        """Run `job` on the worker; False if the worker died or had to be killed."""
+        job.started, job.worker = time.monotonic(), self.slot.index
+        try:
+            handle.conn.send(GenerateJob(job.id, job.params))
+        except OSError:
+            return self._worker_died(handle, job)
+        while (left := job.deadline + self.pool.settings.stuck_grace_s - time.monotonic()) > 0:
+            message = handle.receive(timeout=min(1.0, left))
+            if message is _DIED:
+                return self._worker_died(handle, job)
+            if message is not None:
+                self._resolve(job, message)
+                return True
+        log.error("%s stuck on inference %s; killing it", self.slot.describe(), job.inference_id)
+        handle.proc.kill()
+        job.future.set_exception(RequestTimeout("worker stuck", inference_id=job.inference_id))
+        return False
+
+    def _worker_died(self, handle: WorkerHandle, job: Job) -> bool:
+        handle.proc.join(1)
+        code = handle.proc.exitcode
+        log.error("%s died running inference %s (exit code %s)", self.slot.describe(), job.inference_id, code)
+        job.future.set_exception(WorkerDied(
+            f"the model worker died while running this request (exit code {code}); "
+            f"inference id {job.inference_id}", inference_id=job.inference_id))
+        return False
+
+    def _resolve(self, job: Job, message: object) -> None:
+        if isinstance(message, JobDone) and message.job_id == job.id:
+            job.future.set_result(JobResult(message.images, self.slot.index, message.timings_ms))
+            return
+        error: ServingError = InternalError(
+            f"generation failed; see the server log for inference id {job.inference_id}",
+            inference_id=job.inference_id)
+        if isinstance(message, JobFailed):
+            log.error("inference %s failed on worker %d: %s\n%s", job.inference_id, self.slot.index,
+                      message.message, message.trace)
+        else:
+            log.error("inference %s: unexpected message %r", job.inference_id, message)
+        job.future.set_exception(error)
+
+
+class WorkerPool:
+    def __init__(self, settings: Settings, slots: list[WorkerSlot],
+                 make_config: Callable[[WorkerSlot], WorkerConfig]) -> None:
+        self.settings = settings
+        self.jobs: queue.Queue[Job] = queue.Queue(maxsize=settings.max_queue)
+        self.stopping = threading.Event()
+        self.runners = [SlotRunner(self, slot, make_config(slot)) for slot in slots]
+        self._all_ready_once = threading.Event()
+
+    def start(self) -> None:
+        for runner in self.runners:
+            runner.thread.start()
+
+    def on_ready(self) -> None:
+        if all(r.state in (SlotState.READY, SlotState.BUSY) for r in self.runners):
+            self._all_ready_once.set()
+
+    def submit(self, job: Job) -> Job:
+        status = self.status()
+        if status.state != "ready":
+            raise NotReady(f"not ready ({status.state}: {status.workers_ready}/{status.workers_total} "
+                           "workers ready)", inference_id=job.inference_id)
+        try:
+            self.jobs.put_nowait(job)
+        except queue.Full:
+            raise QueueFull(f"{self.settings.max_queue} requests already waiting (SDXL_MAX_QUEUE); "
+                            "retry later", inference_id=job.inference_id) from None
+        return job
+
+    def status(self) -> PoolStatus:
+        states = [r.state for r in self.runners]
+        ready = sum(s in (SlotState.READY, SlotState.BUSY) for s in states)
+        if self.stopping.is_set():
+            state = "stopping"
+        elif SlotState.FAILED in states:
+            state = "failed"
+        else:
+            state = "ready" if self._all_ready_once.is_set() else "loading"
+        return PoolStatus(state, ready, len(states), self.jobs.qsize(), [r.describe() for r in self.runners])
+
+    def stop(self, timeout_s: float) -> None:
+        """Fail what is still queued, let running jobs finish within `timeout_s`, then end every worker."""
+        self.stopping.set()
+        while True:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(NotReady("server is shutting down", inference_id=job.inference_id))
+        deadline = time.monotonic() + timeout_s
+        for runner in self.runners:
+            runner.thread.join(max(0.0, deadline - time.monotonic()))
+        for runner in self.runners:
+            if runner.handle is not None and runner.handle.proc.is_alive():
+                runner.handle.proc.kill()
+                runner.handle.proc.join(5)

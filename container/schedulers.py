@@ -1,0 +1,46 @@
+"""The documented set of schedulers a request may pick, swapped per request.
+
+Each is built with `from_config` from the artifact's own `scheduler/scheduler_config.json`, so the
+noise schedule of the model (betas, timestep spacing, prediction type) is kept. Class names are
+strings here so the front never imports diffusers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+# name -> (diffusers class, extra config overrides)
+SCHEDULERS: Final[dict[str, tuple[str, dict[str, Any]]]] = {
+    "default": ("", {}),  # the artifact's own scheduler, unchanged
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", {}),
+    "dpmpp_2m_karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    "ddim": ("DDIMScheduler", {}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+    "heun": ("HeunDiscreteScheduler", {}),
+    "pndm": ("PNDMScheduler", {}),
+}
+
+
+def build_scheduler(name: str, base_config: Any) -> Any:
+    """A scheduler instance for `name`, built from the artifact's scheduler config."""
+    import diffusers
+
+    class_name, overrides = SCHEDULERS[name]
+    if not class_name:
+        class_name = base_config["_class_name"]
+    return getattr(diffusers, class_name).from_config(base_config, **overrides)
+
+
+class SchedulerCache:
+    """One scheduler instance per name, built on first use. Safe because a worker runs one
+    generation at a time; diffusers schedulers keep per-call state, so never share across threads."""
+
+    def __init__(self, default: Any) -> None:
+        self._by_name: dict[str, Any] = {"default": default}
+
+    def get(self, name: str) -> Any:
+        if name not in self._by_name:
+            self._by_name[name] = build_scheduler(name, self._by_name["default"].config)
+        return self._by_name[name]

@@ -1,0 +1,147 @@
+"""What a client may send to /invocations, validated with pydantic; pure, no I/O.
+
+Two request shapes are accepted:
+
+- flat:  {"prompt": "...", "num_inference_steps": 30, ...}
+- Hugging Face DLC: {"inputs": "...", "parameters": {"num_inference_steps": 30, ...}}
+
+Both resolve to one `GenerationParams` with every value concrete (defaults from the artifact's
+manifest, a random seed when none was given), which is what the workers receive and what the
+response echoes. Unknown fields are errors.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import BadRequest
+from .modeldir import ModelInfo
+from .schedulers import SCHEDULERS
+
+MAX_PROMPT_CHARS = 4000
+MAX_SEED = 2**63 - 1
+OutputFormat = Literal["png", "jpeg", "webp"]
+SchedulerName = Literal[tuple(SCHEDULERS)]  # type: ignore[valid-type]
+
+
+class GenerationFields(BaseModel):
+    """Everything but the prompt; the `parameters` object of the Hugging Face shape."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    prompt_2: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
+    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
+    negative_prompt_2: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
+    num_inference_steps: int | None = Field(None, ge=1, le=200)
+    guidance_scale: float | None = Field(None, ge=0.0, le=30.0, allow_inf_nan=False)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    height: int | None = Field(None, ge=8, le=4096)
+    width: int | None = Field(None, ge=8, le=4096)
+    num_images: int | None = Field(
+        None, ge=1, le=16, validation_alias=AliasChoices("num_images", "num_images_per_prompt")
+    )
+    scheduler: SchedulerName | None = None
+    output_format: OutputFormat | None = None
+    quality: int | None = Field(None, ge=1, le=100)
+
+
+class FlatRequest(GenerationFields):
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+
+
+class HuggingFaceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    inputs: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    parameters: GenerationFields = GenerationFields()
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """A fully resolved request: what a worker runs and what the response echoes."""
+
+    prompt: str
+    prompt_2: str | None
+    negative_prompt: str | None
+    negative_prompt_2: str | None
+    num_inference_steps: int
+    guidance_scale: float
+    seed: int
+    height: int
+    width: int
+    num_images: int
+    scheduler: str
+    output_format: str
+    quality: int | None
+
+    def echo(self, include_prompts: bool = True) -> dict[str, Any]:
+        fields = asdict(self)
+        if not include_prompts:
+            for key in ("prompt", "prompt_2", "negative_prompt", "negative_prompt_2"):
+                fields.pop(key)
+        return fields
+
+
+def parse_request(body: object) -> tuple[str, GenerationFields]:
+    """(prompt, fields) from either request shape; BadRequest naming the field otherwise."""
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object", field="(body)")
+    shape: type[BaseModel] = HuggingFaceRequest if "inputs" in body else FlatRequest
+    try:
+        parsed = shape.model_validate(body)
+    except ValidationError as exc:
+        raise _bad_request(exc) from None
+    if isinstance(parsed, HuggingFaceRequest):
+        return parsed.inputs, parsed.parameters
+    assert isinstance(parsed, FlatRequest)
+    return parsed.prompt, parsed
+
+
+def _bad_request(exc: ValidationError) -> BadRequest:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(body)"
+    messages = {"extra_forbidden": "unknown field", "missing": "field required"}
+    return BadRequest(f"{field}: {messages.get(first['type'], first['msg'])}", field=field)
+
+
+def resolve(prompt: str, fields: GenerationFields, model: ModelInfo, output_format: str) -> GenerationParams:
+    """Fill defaults and check the request against what the artifact was compiled for."""
+    height, width = _pick_shape(fields, model)
+    num_images = fields.num_images or 1
+    if num_images > model.max_images:
+        raise BadRequest(f"num_images: at most {model.max_images} per request for this model "
+                         f"(compiled images per prompt)", field="num_images")
+    if fields.quality is not None and output_format == "png":
+        raise BadRequest("quality: applies to jpeg and webp only", field="quality")
+    return GenerationParams(
+        prompt=prompt, prompt_2=fields.prompt_2, negative_prompt=fields.negative_prompt,
+        negative_prompt_2=fields.negative_prompt_2,
+        num_inference_steps=fields.num_inference_steps or model.defaults.num_inference_steps,
+        guidance_scale=(model.defaults.guidance_scale if fields.guidance_scale is None
+                        else float(fields.guidance_scale)),
+        seed=secrets.randbelow(2**32) if fields.seed is None else fields.seed,
+        height=height, width=width, num_images=num_images,
+        scheduler=fields.scheduler or _default_scheduler(model),
+        output_format=output_format, quality=fields.quality,
+    )
+
+
+def _pick_shape(fields: GenerationFields, model: ModelInfo) -> tuple[int, int]:
+    """The first compiled shape matching the given height/width (absent ones match anything)."""
+    for shape in model.shapes:
+        if fields.height in (None, shape.height) and fields.width in (None, shape.width):
+            return shape.height, shape.width
+    field = "height" if fields.height is not None and fields.width is None else "width"
+    if fields.height is not None and fields.width is not None:
+        field = "height" if all(s.height != fields.height for s in model.shapes) else "width"
+    asked = f"{fields.width or '*'}x{fields.height or '*'}"
+    raise BadRequest(f"{field}: size {asked} (WxH) is not compiled into this model; "
+                     f"compiled sizes: {model.describe_shapes()}", field=field)
+
+
+def _default_scheduler(model: ModelInfo) -> str:
+    return model.defaults.scheduler if model.defaults.scheduler in SCHEDULERS else "default"

@@ -1,0 +1,117 @@
+"""`serve`: what SageMaker runs (`docker run IMAGE serve`), also `python serve.py` and `sdxl-inf2 serve`.
+
+The gunicorn master (this process) holds no model and starts no threads. It forks one gthread
+front worker; the front builds the Flask app and the worker pool, which spawns the model workers.
+SIGTERM: gunicorn stops accepting, in-flight requests finish within SDXL_GRACEFUL_TIMEOUT_S, the
+pool ends its workers, and the master exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from .backends import BackendError, resolve_backend
+from .config import ConfigError, Settings, load_settings
+from .devices import DeviceLayoutError, WorkerSlot, plan_workers
+from .logs import configure_logging
+from .modeldir import ModelDirError, ModelInfo, inspect_model_dir
+
+log = logging.getLogger("sdxl.server")
+STARTUP_ERRORS = (ConfigError, ModelDirError, DeviceLayoutError, BackendError)
+
+
+class ServePlan:
+    """Everything decided before the front starts: settings, model, backend and worker slots."""
+
+    def __init__(self, settings: Settings, model: ModelInfo, backend: str, slots: list[WorkerSlot]) -> None:
+        self.settings, self.model, self.backend, self.slots = settings, model, backend, slots
+
+    @classmethod
+    def build(cls, model_dir: Path | None = None) -> ServePlan:
+        settings = load_settings(model_dir=model_dir)
+        model = inspect_model_dir(settings.model_dir, settings.verify_model)
+        backend, device = resolve_backend(settings, model)
+        slots = plan_workers(device, workers=settings.workers, cores_per_worker=settings.cores_per_worker,
+                             neuron_visible_cores=settings.neuron_visible_cores,
+                             cuda_visible_devices=settings.cuda_visible_devices)
+        return cls(settings, model, backend, slots)
+
+
+def make_app(plan: ServePlan) -> Any:
+    """Runs in the front worker after fork: builds the pool (spawning the model workers) and the app."""
+    from .app import Runtime, create_app
+    from .pool import WorkerPool
+    from .worker import WorkerConfig
+
+    def config_for(slot: WorkerSlot) -> WorkerConfig:
+        return WorkerConfig(slot, plan.backend, len(plan.slots), plan.model, os.getpid(),
+                            plan.settings.png_compress_level, plan.settings.log_level)
+
+    pool = WorkerPool(plan.settings, plan.slots, config_for)
+    app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool))
+    pool.start()
+    return app
+
+
+def _stop_pool(_server: Any, worker: Any) -> None:
+    app = getattr(worker, "wsgi", None)
+    runtime = app.extensions.get("sdxl") if app is not None else None
+    if runtime is not None:
+        runtime.pool.stop(timeout_s=2.0)
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, plan: ServePlan) -> None:
+        self.plan = plan
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.plan.settings
+        options = {
+            "bind": f"{s.host}:{s.port}", "workers": 1, "worker_class": "gthread",
+            "threads": s.threads_for(len(self.plan.slots)), "timeout": 120, "keepalive": s.keepalive_s,
+            "graceful_timeout": math.ceil(s.graceful_timeout_s), "preload_app": False, "accesslog": None,
+            "errorlog": "-", "loglevel": s.log_level, "proc_name": "sdxl-inf2", "worker_exit": _stop_pool,
+            "forwarded_allow_ips": "127.0.0.1",
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return make_app(self.plan)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    configure_logging(os.environ.get("SDXL_LOG_LEVEL", "info") or "info")
+    try:
+        plan = ServePlan.build(args.model_dir)
+    except STARTUP_ERRORS as exc:
+        print(f"serve: error: {exc}", file=sys.stderr)
+        return 2
+    log.info("serving %s (%s) with %s backend on %s:%d: %s", plan.model.path, plan.model.describe_shapes(),
+             plan.backend, plan.settings.host, plan.settings.port,
+             "; ".join(s.describe() for s in plan.slots))
+    GunicornServer(plan).run()
+    return 0
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, help="model folder (default: $SM_MODEL_DIR, else /opt/ml/model)")
+    # SageMaker runs `docker run IMAGE serve`; with the console script as ENTRYPOINT the word
+    # `serve` arrives as an argument, so accept and ignore it.
+    parser.add_argument("command", nargs="?", choices=["serve"], help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
