@@ -18,7 +18,7 @@ from . import errors
 from .config import Settings
 from .jobs import Job, JobResult
 from .modeldir import ModelInfo
-from .negotiation import JSON, ResponsePlan, negotiate
+from .negotiation import JSON, ResponsePlan, check_image_count, negotiate
 from .pool import WorkerPool
 from .schema import GenerationParams, parse_request, resolve
 
@@ -70,8 +70,9 @@ def invocations(runtime: Runtime) -> Response:
         raise errors.UnsupportedMediaType(
             f"Content-Type must be application/json, got {request.content_type or 'none'!r}")
     prompt, fields = parse_request(_json_body())
-    plan = negotiate(request.accept_mimetypes, fields.output_format, fields.num_images or 1)
+    plan = negotiate(request.accept_mimetypes, fields.output_format)
     params = resolve(prompt, fields, runtime.model, plan.output_format)
+    check_image_count(plan, params.num_images)
     g.params = params
     job = runtime.pool.submit(Job(params, g.inference_id, runtime.settings.request_timeout_s))
     g.job = job

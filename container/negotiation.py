@@ -22,16 +22,14 @@ class ResponsePlan:
         return JSON if self.as_json else IMAGE_TYPES[self.output_format]
 
 
-def negotiate(accept: MIMEAccept, requested_format: str | None, num_images: int) -> ResponsePlan:
-    """Raw image bytes for image/* or */* (or no Accept), base64 JSON for application/json."""
-    plan = _plan(accept, requested_format)
+def check_image_count(plan: ResponsePlan, num_images: int) -> None:
     if not plan.as_json and num_images > 1:
         raise NotAcceptable(f"num_images={num_images} needs Accept: application/json "
                             "(a raw image response holds one image)")
-    return plan
 
 
-def _plan(accept: MIMEAccept, requested_format: str | None) -> ResponsePlan:
+def negotiate(accept: MIMEAccept, requested_format: str | None) -> ResponsePlan:
+    """Raw image bytes for image/* or */* (or no Accept), base64 JSON for application/json."""
     if not accept:  # header absent or empty: raw image, as SageMaker clients expect by default
         return ResponsePlan(False, requested_format or "png")
     if requested_format is not None:

@@ -19,7 +19,6 @@ SCHEDULERS: Final[dict[str, tuple[str, dict[str, Any]]]] = {
     "ddim": ("DDIMScheduler", {}),
     "unipc": ("UniPCMultistepScheduler", {}),
     "heun": ("HeunDiscreteScheduler", {}),
-    "pndm": ("PNDMScheduler", {}),
 }
 
 

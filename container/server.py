@@ -80,7 +80,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "threads": s.threads_for(len(self.plan.slots)), "timeout": 120, "keepalive": s.keepalive_s,
             "graceful_timeout": math.ceil(s.graceful_timeout_s), "preload_app": False, "accesslog": None,
             "errorlog": "-", "loglevel": s.log_level, "proc_name": "sdxl-inf2", "worker_exit": _stop_pool,
-            "forwarded_allow_ips": "127.0.0.1",
+            "forwarded_allow_ips": "127.0.0.1", "control_socket_disable": True,
         }
         for key, value in options.items():
             self.cfg.set(key, value)

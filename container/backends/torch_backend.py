@@ -22,15 +22,15 @@ class TorchBackend:
     def load(self, model: ModelInfo) -> None:
         import torch
         from diffusers import StableDiffusionXLPipeline
+        from diffusers.utils.logging import disable_progress_bar
 
         if self.device == "cpu":  # split the cores between the CPU workers
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.workers_on_device))
-        dtype = torch.float32
-        if self.device == "cuda":
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        pipe = StableDiffusionXLPipeline.from_pretrained(
-            str(model.path), torch_dtype=dtype, local_files_only=True, use_safetensors=True
-        )
+        options: dict[str, Any] = {"local_files_only": True, "use_safetensors": True}
+        if self.device == "cuda":  # float32 (the default) on CPU
+            options["torch_dtype"] = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        disable_progress_bar()
+        pipe = StableDiffusionXLPipeline.from_pretrained(str(model.path), **options)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(self.device)
         self.schedulers = SchedulerCache(self.pipe.scheduler)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server import Server
+
+ServerFactory = Callable[..., Server]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight SDXL, built once per test run (sizes 64x64 and 96x64)."""
+    from compile.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", shapes=((64, 64), (64, 96)))
+
+
+@pytest.fixture(scope="module")
+def module_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    yield from _servers(tmp_path_factory.mktemp("logs"))
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start real servers (`servers(model_dir, env={...})`); every one is killed after the test."""
+    yield from _servers(tmp_path)
+
+
+def _servers(log_dir: Path) -> Iterator[ServerFactory]:
+    started: list[Server] = []
+
+    def start(model_dir: Path | None, env: dict[str, str] | None = None, **kwargs: object) -> Server:
+        server = Server(model_dir, log_dir, env, **kwargs)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()

@@ -1,0 +1,5 @@
+"""Tiny fake backends, one per behaviour, selected per test with SDXL_BACKEND=tests.fakes.<module>:Backend.
+
+They run in the real model worker processes behind the real server (the Cog test style): the server
+path is real, only the pipeline is replaced. Each returns small deterministic images.
+"""

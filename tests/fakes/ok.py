@@ -1,0 +1,3 @@
+from tests.fakes.base import FakeBackend as Backend
+
+__all__ = ["Backend"]

@@ -1,0 +1,15 @@
+"""Raises in generate when the prompt says so; the worker must survive it."""
+
+from typing import Any
+
+from container.schema import GenerationParams
+from tests.fakes.base import FakeBackend
+
+SECRET = "/secret/internal/path.py"
+
+
+class Backend(FakeBackend):
+    def generate(self, params: GenerationParams) -> list[Any]:
+        if params.prompt == "raise":
+            raise ValueError(f"boom in {SECRET}")
+        return super().generate(params)
