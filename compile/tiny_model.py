@@ -53,8 +53,14 @@ def write_tokenizer(folder: Path) -> None:
     (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
     lines = ["#version: 0.2", *(" ".join(pair) for pair in merges)]
     (folder / "merges.txt").write_text("\n".join(lines) + "\n")
-    config = {"tokenizer_class": "CLIPTokenizer", "model_max_length": 77, "bos_token": _START,
-              "eos_token": _END, "unk_token": _END, "pad_token": _END}
+    config = {
+        "tokenizer_class": "CLIPTokenizer",
+        "model_max_length": 77,
+        "bos_token": _START,
+        "eos_token": _END,
+        "unk_token": _END,
+        "pad_token": _END,
+    }
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
 
 
@@ -66,9 +72,18 @@ def _text_encoders() -> tuple[Any, Any]:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     size = vocab_size()
-    common = dict(vocab_size=size, bos_token_id=size - 2, eos_token_id=size - 1, pad_token_id=size - 1,
-                  max_position_embeddings=77, num_hidden_layers=3, num_attention_heads=4,
-                  intermediate_size=37, hidden_act="gelu", layer_norm_eps=1e-5)
+    common = dict(
+        vocab_size=size,
+        bos_token_id=size - 2,
+        eos_token_id=size - 1,
+        pad_token_id=size - 1,
+        max_position_embeddings=77,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu",
+        layer_norm_eps=1e-5,
+    )
     encoder = CLIPTextModel(CLIPTextConfig(hidden_size=32, projection_dim=32, **common))
     encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(hidden_size=64, projection_dim=64, **common))
     return encoder, encoder_2
@@ -78,11 +93,20 @@ def _unet() -> Any:
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
-        sample_size=128, in_channels=4, out_channels=4, layers_per_block=1,
-        block_out_channels=(32, 64), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
-        transformer_layers_per_block=(1, 2), use_linear_projection=True, norm_num_groups=8,
-        cross_attention_dim=96, addition_embed_type="text_time", addition_time_embed_dim=8,
+        sample_size=128,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        transformer_layers_per_block=(1, 2),
+        use_linear_projection=True,
+        norm_num_groups=8,
+        cross_attention_dim=96,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
         projection_class_embeddings_input_dim=112,
     )
 
@@ -91,18 +115,31 @@ def _vae() -> Any:
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
-        block_out_channels=(8, 16, 16, 16), in_channels=3, out_channels=3, latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        layers_per_block=1, norm_num_groups=8, sample_size=1024, scaling_factor=0.13025,
+        block_out_channels=(8, 16, 16, 16),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=1024,
+        scaling_factor=0.13025,
     )
 
 
 def _scheduler() -> Any:
     from diffusers import EulerDiscreteScheduler
 
-    return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                  num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
-                                  prediction_type="epsilon")
+    return EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        steps_offset=1,
+        timestep_spacing="leading",
+        prediction_type="epsilon",
+    )
 
 
 def build_pipeline(seed: int = 0) -> Any:
@@ -117,9 +154,15 @@ def build_pipeline(seed: int = 0) -> Any:
         write_tokenizer(Path(tmp))
         tokenizer = CLIPTokenizer.from_pretrained(tmp, model_max_length=77)
     return StableDiffusionXLPipeline(
-        vae=_vae(), text_encoder=encoder, text_encoder_2=encoder_2, tokenizer=tokenizer,
-        tokenizer_2=tokenizer, unet=_unet(), scheduler=_scheduler(),
-        force_zeros_for_empty_prompt=True, add_watermarker=False,
+        vae=_vae(),
+        text_encoder=encoder,
+        text_encoder_2=encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=_unet(),
+        scheduler=_scheduler(),
+        force_zeros_for_empty_prompt=True,
+        add_watermarker=False,
     )
 
 

@@ -27,7 +27,10 @@ INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 _VALID_ID = re.compile(r"[\x21-\x7e]{1,64}")
 _HTTP_ERRORS: dict[int, type[errors.ServingError]] = {
-    400: errors.BadRequest, 404: errors.NotFound, 405: errors.MethodNotAllowed, 413: errors.PayloadTooLarge,
+    400: errors.BadRequest,
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    413: errors.PayloadTooLarge,
 }
 
 
@@ -68,7 +71,8 @@ def ping(runtime: Runtime) -> Response:
 def invocations(runtime: Runtime) -> Response:
     if request.mimetype != JSON and not request.mimetype.endswith("+json"):
         raise errors.UnsupportedMediaType(
-            f"Content-Type must be application/json, got {request.content_type or 'none'!r}")
+            f"Content-Type must be application/json, got {request.content_type or 'none'!r}"
+        )
     prompt, fields = parse_request(_json_body())
     plan = negotiate(request.accept_mimetypes, fields.output_format)
     params = resolve(prompt, fields, runtime.model, plan.output_format)
@@ -91,8 +95,11 @@ def _json_body() -> Any:
 def _image_response(plan: ResponsePlan, params: GenerationParams, job: Job, result: JobResult) -> Response:
     timings = _timings(job, result)
     g.timings = timings
-    headers = {"X-Seed": str(params.seed), "X-Inference-Id": job.inference_id,
-               CUSTOM_ATTRIBUTES: f"seed={params.seed},inference_id={job.inference_id}"}
+    headers = {
+        "X-Seed": str(params.seed),
+        "X-Inference-Id": job.inference_id,
+        CUSTOM_ATTRIBUTES: f"seed={params.seed},inference_id={job.inference_id}",
+    }
     if not plan.as_json:
         return Response(result.images[0], 200, mimetype=plan.mimetype, headers=headers)
     body = {
@@ -148,8 +155,11 @@ def _log_request(response: Response) -> Response:
     params: GenerationParams | None = g.get("params")
     job: Job | None = g.get("job")
     entry: dict[str, Any] = {
-        "inference_id": g.get("inference_id"), "method": request.method, "path": request.path,
-        "status": response.status_code, "bytes": response.content_length,
+        "inference_id": g.get("inference_id"),
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "bytes": response.content_length,
         "custom_attributes": request.headers.get(CUSTOM_ATTRIBUTES),
         "worker": job.worker if job else None,
         "timings_ms": g.get("timings") or {"total": round((time.monotonic() - g.started) * 1e3, 2)},

@@ -85,8 +85,7 @@ def _neuron_info(path: Path, unet: dict[str, Any], manifest: Manifest | None) ->
 
 def _diffusers_info(path: Path, unet: dict[str, Any], manifest: Manifest | None) -> ModelInfo:
     if manifest is not None:
-        return ModelInfo(path, "diffusers", manifest.shapes, manifest.images_per_prompt,
-                         manifest.defaults, manifest)
+        return ModelInfo(path, "diffusers", manifest.shapes, manifest.images_per_prompt, manifest.defaults, manifest)
     side = int(unet.get("sample_size", 128)) * vae_scale_factor(path / "vae" / "config.json")
     return ModelInfo(path, "diffusers", (Shape(height=side, width=side),), 4, FALLBACK_DEFAULTS, None)
 

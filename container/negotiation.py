@@ -24,8 +24,9 @@ class ResponsePlan:
 
 def check_image_count(plan: ResponsePlan, num_images: int) -> None:
     if not plan.as_json and num_images > 1:
-        raise NotAcceptable(f"num_images={num_images} needs Accept: application/json "
-                            "(a raw image response holds one image)")
+        raise NotAcceptable(
+            f"num_images={num_images} needs Accept: application/json (a raw image response holds one image)"
+        )
 
 
 def negotiate(accept: MIMEAccept, requested_format: str | None) -> ResponsePlan:
@@ -37,12 +38,15 @@ def negotiate(accept: MIMEAccept, requested_format: str | None) -> ResponsePlan:
             return ResponsePlan(False, requested_format)
         if accept.quality(JSON) > 0:
             return ResponsePlan(True, requested_format)
-        raise NotAcceptable(f"Accept {accept.to_header()!r} allows neither output_format "
-                            f"{requested_format!r} ({IMAGE_TYPES[requested_format]}) nor {JSON}")
+        raise NotAcceptable(
+            f"Accept {accept.to_header()!r} allows neither output_format "
+            f"{requested_format!r} ({IMAGE_TYPES[requested_format]}) nor {JSON}"
+        )
     best = accept.best_match([IMAGE_TYPES["png"], JSON, IMAGE_TYPES["jpeg"], IMAGE_TYPES["webp"]])
     if best is None:
-        raise NotAcceptable(f"Accept {accept.to_header()!r}: supported types are "
-                            f"{', '.join([*IMAGE_TYPES.values(), JSON])}")
+        raise NotAcceptable(
+            f"Accept {accept.to_header()!r}: supported types are {', '.join([*IMAGE_TYPES.values(), JSON])}"
+        )
     if best == JSON:
         return ResponsePlan(True, "png")
     return ResponsePlan(False, next(k for k, v in IMAGE_TYPES.items() if v == best))

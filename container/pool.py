@@ -9,6 +9,7 @@ leaves every queued request in the queue for the other workers and the replaceme
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import queue
@@ -16,8 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
-from multiprocessing.connection import Connection, wait
+from enum import StrEnum
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -33,7 +34,7 @@ _DIED = object()  # receive() result: the worker process is gone
 _SPAWN = multiprocessing.get_context("spawn")
 
 
-class SlotState(str, Enum):
+class SlotState(StrEnum):
     STARTING = "starting"
     READY = "ready"
     BUSY = "busy"
@@ -77,10 +78,8 @@ class WorkerHandle:
         return _DIED if ready else None
 
     def close(self, grace_s: float = 2.0) -> None:
-        try:
+        with contextlib.suppress(OSError):  # already gone
             self.conn.send(None)
-        except OSError:
-            pass
         self.proc.join(grace_s)
         if self.proc.is_alive():
             self.proc.kill()
@@ -100,8 +99,13 @@ class SlotRunner:
 
     def describe(self) -> dict[str, Any]:
         pid = self.handle.proc.pid if self.handle else None
-        return {"index": self.slot.index, "state": self.state.value, "pid": pid,
-                "restarts": self.restarts, **self.slot.env}
+        return {
+            "index": self.slot.index,
+            "state": self.state.value,
+            "pid": pid,
+            "restarts": self.restarts,
+            **self.slot.env,
+        }
 
     def _run(self) -> None:
         failures = 0
@@ -131,8 +135,13 @@ class SlotRunner:
         while message is None and not self.pool.stopping.is_set():
             message = handle.receive(timeout=0.5)
         if isinstance(message, WorkerReady):
-            log.info("%s ready: pid %d, load %.0f ms, warm-up %.0f ms", self.slot.describe(),
-                     message.pid, message.load_ms, message.warmup_ms)
+            log.info(
+                "%s ready: pid %d, load %.0f ms, warm-up %.0f ms",
+                self.slot.describe(),
+                message.pid,
+                message.load_ms,
+                message.warmup_ms,
+            )
             self.state = SlotState.READY
             self.pool.on_ready()
             return handle
@@ -191,9 +200,12 @@ class SlotRunner:
         handle.proc.join(1)
         code = handle.proc.exitcode
         log.error("%s died running inference %s (exit code %s)", self.slot.describe(), job.inference_id, code)
-        job.future.set_exception(WorkerDied(
-            f"the model worker died while running this request (exit code {code}); "
-            f"inference id {job.inference_id}", inference_id=job.inference_id))
+        job.future.set_exception(
+            WorkerDied(
+                f"the model worker died while running this request (exit code {code}); inference id {job.inference_id}",
+                inference_id=job.inference_id,
+            )
+        )
         return False
 
     def _resolve(self, job: Job, message: object) -> None:
@@ -201,19 +213,25 @@ class SlotRunner:
             job.future.set_result(JobResult(message.images, self.slot.index, message.timings_ms))
             return
         error: ServingError = InternalError(
-            f"generation failed; see the server log for inference id {job.inference_id}",
-            inference_id=job.inference_id)
+            f"generation failed; see the server log for inference id {job.inference_id}", inference_id=job.inference_id
+        )
         if isinstance(message, JobFailed):
-            log.error("inference %s failed on worker %d: %s\n%s", job.inference_id, self.slot.index,
-                      message.message, message.trace)
+            log.error(
+                "inference %s failed on worker %d: %s\n%s",
+                job.inference_id,
+                self.slot.index,
+                message.message,
+                message.trace,
+            )
         else:
             log.error("inference %s: unexpected message %r", job.inference_id, message)
         job.future.set_exception(error)
 
 
 class WorkerPool:
-    def __init__(self, settings: Settings, slots: list[WorkerSlot],
-                 make_config: Callable[[WorkerSlot], WorkerConfig]) -> None:
+    def __init__(
+        self, settings: Settings, slots: list[WorkerSlot], make_config: Callable[[WorkerSlot], WorkerConfig]
+    ) -> None:
         self.settings = settings
         self.jobs: queue.Queue[Job] = queue.Queue(maxsize=settings.max_queue)
         self.stopping = threading.Event()
@@ -231,13 +249,17 @@ class WorkerPool:
     def submit(self, job: Job) -> Job:
         status = self.status()
         if status.state != "ready":
-            raise NotReady(f"not ready ({status.state}: {status.workers_ready}/{status.workers_total} "
-                           "workers ready)", inference_id=job.inference_id)
+            raise NotReady(
+                f"not ready ({status.state}: {status.workers_ready}/{status.workers_total} workers ready)",
+                inference_id=job.inference_id,
+            )
         try:
             self.jobs.put_nowait(job)
         except queue.Full:
-            raise QueueFull(f"{self.settings.max_queue} requests already waiting (SDXL_MAX_QUEUE); "
-                            "retry later", inference_id=job.inference_id) from None
+            raise QueueFull(
+                f"{self.settings.max_queue} requests already waiting (SDXL_MAX_QUEUE); retry later",
+                inference_id=job.inference_id,
+            ) from None
         return job
 
     def status(self) -> PoolStatus:

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import BadRequest
 from .modeldir import ModelInfo
@@ -25,7 +25,6 @@ from .schedulers import SCHEDULERS
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**63 - 1
 OutputFormat = Literal["png", "jpeg", "webp"]
-SchedulerName = Literal[tuple(SCHEDULERS)]  # type: ignore[valid-type]
 
 
 class GenerationFields(BaseModel):
@@ -44,9 +43,16 @@ class GenerationFields(BaseModel):
     num_images: int | None = Field(
         None, ge=1, le=16, validation_alias=AliasChoices("num_images", "num_images_per_prompt")
     )
-    scheduler: SchedulerName | None = None
+    scheduler: str | None = None
     output_format: OutputFormat | None = None
     quality: int | None = Field(None, ge=1, le=100)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, name: str | None) -> str | None:
+        if name is not None and name not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {name!r}; one of {', '.join(SCHEDULERS)}")
+        return name
 
 
 class FlatRequest(GenerationFields):
@@ -113,20 +119,28 @@ def resolve(prompt: str, fields: GenerationFields, model: ModelInfo, output_form
     height, width = _pick_shape(fields, model)
     num_images = fields.num_images or 1
     if num_images > model.max_images:
-        raise BadRequest(f"num_images: at most {model.max_images} per request for this model "
-                         f"(compiled images per prompt)", field="num_images")
+        raise BadRequest(
+            f"num_images: at most {model.max_images} per request for this model (compiled images per prompt)",
+            field="num_images",
+        )
     if fields.quality is not None and output_format == "png":
         raise BadRequest("quality: applies to jpeg and webp only", field="quality")
     return GenerationParams(
-        prompt=prompt, prompt_2=fields.prompt_2, negative_prompt=fields.negative_prompt,
+        prompt=prompt,
+        prompt_2=fields.prompt_2,
+        negative_prompt=fields.negative_prompt,
         negative_prompt_2=fields.negative_prompt_2,
         num_inference_steps=fields.num_inference_steps or model.defaults.num_inference_steps,
-        guidance_scale=(model.defaults.guidance_scale if fields.guidance_scale is None
-                        else float(fields.guidance_scale)),
+        guidance_scale=(
+            model.defaults.guidance_scale if fields.guidance_scale is None else float(fields.guidance_scale)
+        ),
         seed=secrets.randbelow(2**32) if fields.seed is None else fields.seed,
-        height=height, width=width, num_images=num_images,
+        height=height,
+        width=width,
+        num_images=num_images,
         scheduler=fields.scheduler or _default_scheduler(model),
-        output_format=output_format, quality=fields.quality,
+        output_format=output_format,
+        quality=fields.quality,
     )
 
 
@@ -139,8 +153,10 @@ def _pick_shape(fields: GenerationFields, model: ModelInfo) -> tuple[int, int]:
     if fields.height is not None and fields.width is not None:
         field = "height" if all(s.height != fields.height for s in model.shapes) else "width"
     asked = f"{fields.width or '*'}x{fields.height or '*'}"
-    raise BadRequest(f"{field}: size {asked} (WxH) is not compiled into this model; "
-                     f"compiled sizes: {model.describe_shapes()}", field=field)
+    raise BadRequest(
+        f"{field}: size {asked} (WxH) is not compiled into this model; compiled sizes: {model.describe_shapes()}",
+        field=field,
+    )
 
 
 def _default_scheduler(model: ModelInfo) -> str:

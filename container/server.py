@@ -39,9 +39,13 @@ class ServePlan:
         settings = load_settings(model_dir=model_dir)
         model = inspect_model_dir(settings.model_dir, settings.verify_model)
         backend, device = resolve_backend(settings, model)
-        slots = plan_workers(device, workers=settings.workers, cores_per_worker=settings.cores_per_worker,
-                             neuron_visible_cores=settings.neuron_visible_cores,
-                             cuda_visible_devices=settings.cuda_visible_devices)
+        slots = plan_workers(
+            device,
+            workers=settings.workers,
+            cores_per_worker=settings.cores_per_worker,
+            neuron_visible_cores=settings.neuron_visible_cores,
+            cuda_visible_devices=settings.cuda_visible_devices,
+        )
         return cls(settings, model, backend, slots)
 
 
@@ -52,8 +56,15 @@ def make_app(plan: ServePlan) -> Any:
     from .worker import WorkerConfig
 
     def config_for(slot: WorkerSlot) -> WorkerConfig:
-        return WorkerConfig(slot, plan.backend, len(plan.slots), plan.model, os.getpid(),
-                            plan.settings.png_compress_level, plan.settings.log_level)
+        return WorkerConfig(
+            slot,
+            plan.backend,
+            len(plan.slots),
+            plan.model,
+            os.getpid(),
+            plan.settings.png_compress_level,
+            plan.settings.log_level,
+        )
 
     pool = WorkerPool(plan.settings, plan.slots, config_for)
     app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool))
@@ -76,11 +87,21 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         s = self.plan.settings
         options = {
-            "bind": f"{s.host}:{s.port}", "workers": 1, "worker_class": "gthread",
-            "threads": s.threads_for(len(self.plan.slots)), "timeout": 120, "keepalive": s.keepalive_s,
-            "graceful_timeout": math.ceil(s.graceful_timeout_s), "preload_app": False, "accesslog": None,
-            "errorlog": "-", "loglevel": s.log_level, "proc_name": "sdxl-inf2", "worker_exit": _stop_pool,
-            "forwarded_allow_ips": "127.0.0.1", "control_socket_disable": True,
+            "bind": f"{s.host}:{s.port}",
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": s.threads_for(len(self.plan.slots)),
+            "timeout": 120,
+            "keepalive": s.keepalive_s,
+            "graceful_timeout": math.ceil(s.graceful_timeout_s),
+            "preload_app": False,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": s.log_level,
+            "proc_name": "sdxl-inf2",
+            "worker_exit": _stop_pool,
+            "forwarded_allow_ips": "127.0.0.1",
+            "control_socket_disable": True,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -97,9 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     except STARTUP_ERRORS as exc:
         print(f"serve: error: {exc}", file=sys.stderr)
         return 2
-    log.info("serving %s (%s) with %s backend on %s:%d: %s", plan.model.path, plan.model.describe_shapes(),
-             plan.backend, plan.settings.host, plan.settings.port,
-             "; ".join(s.describe() for s in plan.slots))
+    log.info(
+        "serving %s (%s) with %s backend on %s:%d: %s",
+        plan.model.path,
+        plan.model.describe_shapes(),
+        plan.backend,
+        plan.settings.host,
+        plan.settings.port,
+        "; ".join(s.describe() for s in plan.slots),
+    )
     GunicornServer(plan).run()
     return 0
 

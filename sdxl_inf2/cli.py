@@ -16,8 +16,9 @@ def main(argv: list[str] | None = None) -> int:
 
     tiny = commands.add_parser("tiny-model", help="build the tiny random-weight SDXL (no network)")
     tiny.add_argument("dir", type=Path, help="output folder")
-    tiny.add_argument("--size", action="append", type=_size, metavar="WxH",
-                      help="a size to allow (repeatable; default 64x64)")
+    tiny.add_argument(
+        "--size", action="append", type=_size, metavar="WxH", help="a size to allow (repeatable; default 64x64)"
+    )
     tiny.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
 
     args = parser.parse_args(argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,18 +27,27 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, model_dir: Path | None, log_dir: Path, env: dict[str, str] | None = None,
-                 command: list[str] | None = None) -> None:
+    def __init__(
+        self, model_dir: Path | None, log_dir: Path, env: dict[str, str] | None = None, command: list[str] | None = None
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"server-{self.port}.log"
-        full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "SDXL_HOST": "127.0.0.1",
-                    "SAGEMAKER_BIND_TO_PORT": str(self.port), "SDXL_RESTART_BACKOFF_S": "0.2", **(env or {})}
+        full_env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "SDXL_HOST": "127.0.0.1",
+            "SAGEMAKER_BIND_TO_PORT": str(self.port),
+            "SDXL_RESTART_BACKOFF_S": "0.2",
+            **(env or {}),
+        }
         if command is None:
             command = [str(BIN / "serve")] + (["--model-dir", str(model_dir)] if model_dir else [])
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True, cwd=ROOT)
+            self.proc = subprocess.Popen(
+                command, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+            )
         self.http = requests.Session()
 
     def url(self, path: str) -> str:
@@ -46,8 +56,14 @@ class Server:
     def ping(self, timeout: float = 5.0) -> requests.Response:
         return self.http.get(self.url("/ping"), timeout=timeout)
 
-    def invoke(self, body: Any = None, headers: dict[str, str] | None = None, data: bytes | None = None,
-               timeout: float = 120.0, session: requests.Session | None = None) -> requests.Response:
+    def invoke(
+        self,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+        timeout: float = 120.0,
+        session: requests.Session | None = None,
+    ) -> requests.Response:
         sent = {"Content-Type": "application/json", **(headers or {})}
         payload = data if data is not None else json.dumps(body).encode()
         return (session or requests).post(self.url("/invocations"), data=payload, headers=sent, timeout=timeout)
@@ -83,10 +99,8 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
         else:  # the master is gone; make sure nothing it started lingers
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.http.close()
 
     def log_text(self) -> str:

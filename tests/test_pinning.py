@@ -105,8 +105,9 @@ def test_real_workers_are_pinned_before_importing_device_code(
 ) -> None:
     report_dir = tmp_path / "reports"
     report_dir.mkdir()
-    server = servers(tiny_model, env={**env, "SDXL_BACKEND": FAKE.format("pinning"),
-                                      "FAKE_REPORT_DIR": str(report_dir)})
+    server = servers(
+        tiny_model, env={**env, "SDXL_BACKEND": FAKE.format("pinning"), "FAKE_REPORT_DIR": str(report_dir)}
+    )
     body = server.wait_ping(200)
     assert body["workers"] == {"ready": len(expected), "total": len(expected)}
     assert [s["NEURON_RT_VISIBLE_CORES"] for s in body["slots"]] == expected
@@ -117,7 +118,11 @@ def test_real_workers_are_pinned_before_importing_device_code(
 
 
 def test_real_workers_one_per_gpu(servers: ServerFactory, tiny_model: Path, tmp_path: Path) -> None:
-    env = {"SDXL_DEVICE": "cuda", "CUDA_VISIBLE_DEVICES": "0,1", "SDXL_BACKEND": FAKE.format("pinning"),
-           "FAKE_REPORT_DIR": str(tmp_path)}
+    env = {
+        "SDXL_DEVICE": "cuda",
+        "CUDA_VISIBLE_DEVICES": "0,1",
+        "SDXL_BACKEND": FAKE.format("pinning"),
+        "FAKE_REPORT_DIR": str(tmp_path),
+    }
     servers(tiny_model, env=env).wait_ping(200)
     assert sorted(r["CUDA_VISIBLE_DEVICES"] for r in reports(tmp_path)) == ["0", "1"]

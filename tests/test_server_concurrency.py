@@ -86,7 +86,8 @@ def test_timeout_is_504_and_a_stuck_worker_is_replaced(servers: ServerFactory, t
     response = server.invoke({"prompt": "hang"}, headers={"X-Amzn-SageMaker-Inference-Id": "slow-1"})
     assert response.status_code == 504
     assert response.json()["error"] == {
-        "type": "timeout", "inference_id": "slow-1",
+        "type": "timeout",
+        "inference_id": "slow-1",
         "message": "no result within SDXL_REQUEST_TIMEOUT_S=1s (running); inference id slow-1",
     }
     deadline = time.monotonic() + 30

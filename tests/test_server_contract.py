@@ -72,8 +72,10 @@ def test_output_format_and_quality_in_body(server: Server) -> None:
 
 
 def test_json_response_carries_images_seed_parameters_timings(server: Server) -> None:
-    response = server.invoke({**CAT, "num_images": 2, "output_format": "webp"},
-                             headers={"Accept": "application/json", "X-Amzn-SageMaker-Inference-Id": "req-42"})
+    response = server.invoke(
+        {**CAT, "num_images": 2, "output_format": "webp"},
+        headers={"Accept": "application/json", "X-Amzn-SageMaker-Inference-Id": "req-42"},
+    )
     body = response.json()
     assert response.status_code == 200, body
     assert int(response.headers["Content-Length"]) == len(response.content)
@@ -89,8 +91,9 @@ def test_json_response_carries_images_seed_parameters_timings(server: Server) ->
 
 def test_huggingface_request_shape(server: Server) -> None:
     flat = server.invoke({**CAT, "num_inference_steps": 3, "guidance_scale": 2.0})
-    hf = server.invoke({"inputs": CAT["prompt"],
-                        "parameters": {"seed": 7, "num_inference_steps": 3, "guidance_scale": 2.0}})
+    hf = server.invoke(
+        {"inputs": CAT["prompt"], "parameters": {"seed": 7, "num_inference_steps": 3, "guidance_scale": 2.0}}
+    )
     assert hf.status_code == 200, hf.text
     assert hf.content == flat.content
 
@@ -119,8 +122,9 @@ def test_other_compiled_shape(server: Server) -> None:
 
 @pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
 def test_every_documented_scheduler(server: Server, scheduler: str) -> None:
-    response = server.invoke({**CAT, "scheduler": scheduler, "num_inference_steps": 3},
-                             headers={"Accept": "application/json"})
+    response = server.invoke(
+        {**CAT, "scheduler": scheduler, "num_inference_steps": 3}, headers={"Accept": "application/json"}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["parameters"]["scheduler"] == scheduler
     assert decode(base64.b64decode(response.json()["images"][0])).size == (64, 64)
@@ -200,9 +204,13 @@ def test_unknown_route_404_and_wrong_method_405(server: Server) -> None:
 
 
 def test_request_log_is_one_json_line_without_prompt(server: Server) -> None:
-    server.invoke({"prompt": "a secret campaign slogan", "seed": 3},
-                  headers={"X-Amzn-SageMaker-Inference-Id": "log-check-1",
-                           "X-Amzn-SageMaker-Custom-Attributes": "campaign=spring"})
+    server.invoke(
+        {"prompt": "a secret campaign slogan", "seed": 3},
+        headers={
+            "X-Amzn-SageMaker-Inference-Id": "log-check-1",
+            "X-Amzn-SageMaker-Custom-Attributes": "campaign=spring",
+        },
+    )
     entries = [e for e in server.log_entries("sdxl.request") if e["inference_id"] == "log-check-1"]
     assert len(entries) == 1
     entry = entries[0]

@@ -91,8 +91,10 @@ def test_tampered_file_is_named(tmp_path: Path, tiny_model: Path) -> None:
         ({"SDXL_LOG_PROMPTS": "maybe"}, ["SDXL_LOG_PROMPTS"]),
         ({"SDXL_BACKEND": "tensorflow"}, ["SDXL_BACKEND"]),
         ({"SDXL_BACKEND": "neuron"}, ["not compiled for Neuron"]),
-        ({"SDXL_DEVICE": "neuron", "NEURON_RT_VISIBLE_CORES": "0-1", "SDXL_WORKERS": "2"},
-         ["SDXL_WORKERS=2", "2 visible"]),
+        (
+            {"SDXL_DEVICE": "neuron", "NEURON_RT_VISIBLE_CORES": "0-1", "SDXL_WORKERS": "2"},
+            ["SDXL_WORKERS=2", "2 visible"],
+        ),
         ({"SDXL_DEVICE": "neuron", "NEURON_RT_VISIBLE_CORES": "3-1"}, ["NEURON_RT_VISIBLE_CORES"]),
     ],
 )

@@ -68,5 +68,7 @@ def _check_kind(name: str, model: ModelInfo) -> None:
             "can run, but torch_neuronx is not importable here: run it on inf2 with the Neuron image"
         )
     if name == "neuron" and model.kind != "neuron":
-        raise BackendError(f"SDXL_BACKEND=neuron but {model.path} is not compiled for Neuron "
-                           "(unet/config.json has no neuron block): compile it with `sdxl-inf2 compile`")
+        raise BackendError(
+            f"SDXL_BACKEND=neuron but {model.path} is not compiled for Neuron "
+            "(unet/config.json has no neuron block): compile it with `sdxl-inf2 compile`"
+        )

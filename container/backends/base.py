@@ -39,9 +39,17 @@ def warmup_params(model: ModelInfo) -> GenerationParams:
     """One small generation at the default shape: loads every compiled graph before /ping says ready."""
     shape = model.default_shape
     return GenerationParams(
-        prompt="warm-up", prompt_2=None, negative_prompt=None, negative_prompt_2=None,
+        prompt="warm-up",
+        prompt_2=None,
+        negative_prompt=None,
+        negative_prompt_2=None,
         num_inference_steps=min(2, model.defaults.num_inference_steps),
-        guidance_scale=model.defaults.guidance_scale, seed=0, height=shape.height, width=shape.width,
-        num_images=1, scheduler="default", output_format="png", quality=None,
+        guidance_scale=model.defaults.guidance_scale,
+        seed=0,
+        height=shape.height,
+        width=shape.width,
+        num_images=1,
+        scheduler="default",
+        output_format="png",
+        quality=None,
     )
-
