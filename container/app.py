@@ -85,11 +85,21 @@ def invocations(runtime: Runtime) -> Response:
 
 
 def _json_body() -> Any:
-    raw = request.get_data(cache=False)
+    raw = _read_body(request_runtime().settings.max_body_bytes)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.BadRequest(f"body is not valid JSON: {exc}", field="(body)") from None
+
+
+def _read_body(limit: int) -> bytes:
+    """The whole body, or 413. A declared Content-Length over the limit is refused before reading;
+    a chunked body (no length) is read up to the limit, and anything beyond it is refused too
+    (werkzeug alone would silently truncate it)."""
+    data = request.stream.read()
+    if len(data) >= limit and request.stream.read(1):
+        raise errors.PayloadTooLarge(f"body over SDXL_MAX_BODY_BYTES={limit}")
+    return bytes(data)
 
 
 def _image_response(plan: ResponsePlan, params: GenerationParams, job: Job, result: JobResult) -> Response:
@@ -132,6 +142,9 @@ def handle_error(exc: Exception) -> Response:
 def _as_serving_error(exc: Exception) -> errors.ServingError:
     if isinstance(exc, errors.ServingError):
         return exc
+    if isinstance(exc, HTTPException) and exc.code == 413:
+        limit = request_runtime().settings.max_body_bytes
+        return errors.PayloadTooLarge(f"body over SDXL_MAX_BODY_BYTES={limit}")
     if isinstance(exc, HTTPException):
         kind = _HTTP_ERRORS.get(exc.code or 500, errors.ServingError)
         return kind(exc.description or exc.name)

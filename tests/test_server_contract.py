@@ -195,6 +195,7 @@ def test_unacceptable_accept_is_406(server: Server) -> None:
 def test_body_over_limit_is_413(server: Server) -> None:
     error = error_of(server.invoke({"prompt": "x" * 5000}), 413)
     assert error["type"] == "payload_too_large"
+    assert error["message"] == "body over SDXL_MAX_BODY_BYTES=4096"
 
 
 def test_unknown_route_404_and_wrong_method_405(server: Server) -> None:
