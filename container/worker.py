@@ -41,6 +41,7 @@ def worker_main(config: WorkerConfig, conn: Connection) -> None:
     """Process entry point (spawn target)."""
     os.environ.update(config.slot.env)  # first: pin before anything can import torch or Neuron
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for the Hub
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")  # hides a harmless "optimum" namespace warning
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _exit_with_parent(config.parent_pid)
