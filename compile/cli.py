@@ -1,13 +1,110 @@
-"""`sdxl-inf2 tiny-model` (and, later, `compile` and `package`)."""
+"""`sdxl-inf2 compile`, `manifest`, `package` and `tiny-model`."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
+from container.manifest import Defaults, ManifestError, Shape
+from container.modeldir import ModelDirError
+
+from .config import CompileConfigError, load_compile_config
+from .neuron_export import MIN_FREE_GB, CompileError, compile_all, describe, model_reference, plan_jobs
+from .package import PackageError, package
+from .upload import DEFAULT_PART_MB, UploadError, upload
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    CompileConfigError,
+    CompileError,
+    ManifestError,
+    ModelDirError,
+    PackageError,
+    UploadError,
+)
+
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    _register_compile(commands)
+    _register_manifest(commands)
+    _register_package(commands)
+    _register_tiny_model(commands)
+
+
+def _register_compile(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser("compile", help="compile SDXL for Inferentia2 (optimum-cli export neuron)")
+    parser.add_argument("--config", type=Path, default=Path("compile/sdxl-base-1024.yaml"), help="compile settings")
+    parser.add_argument("--out", type=Path, required=True, help="output folder; one sub-folder per shape")
+    parser.add_argument("--dry-run", action="store_true", help="print the exact commands and stop")
+    parser.add_argument("--force", action="store_true", help="replace existing shape folders")
+    parser.add_argument("--min-free-gb", type=float, default=MIN_FREE_GB, help="refuse below this free memory")
+    parser.set_defaults(run=_compile)
+
+
+def _compile(args: argparse.Namespace) -> int:
+    config = load_compile_config(args.config)
+    if args.dry_run:
+        jobs = plan_jobs(config, model_reference(config), args.out)
+        print(describe(config, jobs), file=sys.stderr)
+        print("\n".join(shlex.join(job.command) for job in jobs))
+        return 0
+    folders = compile_all(config, args.out, min_free_gb=args.min_free_gb, force=args.force, echo=_echo)
+    for folder in folders:
+        print(f"compiled: {folder} (next: sdxl-inf2 package {folder} --out model.tar.gz)")
+    return 0
+
+
+def _register_manifest(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser("manifest", help="write manifest.json for an existing model folder")
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--source", required=True, help="where the model came from (Hub id or description)")
+    parser.add_argument("--revision")
+    parser.add_argument("--size", action="append", type=parse_size, metavar="WxH", help="diffusers folders: sizes")
+    parser.add_argument("--images-per-prompt", type=int, default=4, help="diffusers folders: most images per request")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--guidance", type=float, default=5.0)
+    parser.add_argument("--scheduler", default="euler")
+    parser.set_defaults(run=_manifest)
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from .describe import write_folder_manifest
+
+    defaults = Defaults(num_inference_steps=args.steps, guidance_scale=args.guidance, scheduler=args.scheduler)
+    shapes = tuple(Shape(height=h, width=w) for h, w in args.size or ())
+    source = {"model_id": args.source, "revision": args.revision}
+    manifest = write_folder_manifest(args.dir, source, defaults, shapes, args.images_per_prompt)
+    print(
+        f"{args.dir / 'manifest.json'}: {manifest.backend}, {len(manifest.files)} files, "
+        f"sizes {', '.join(str(s) for s in manifest.shapes)}"
+    )
+    return 0
+
+
+def _register_package(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser("package", help="make model.tar.gz (deterministic) and optionally upload it")
+    parser.add_argument("dir", type=Path, help="artifact folder (with manifest.json)")
+    parser.add_argument("--out", type=Path, default=Path("model.tar.gz"))
+    parser.add_argument("--compress-level", type=int, choices=range(0, 10), default=1, metavar="0-9")
+    parser.add_argument("--upload", metavar="S3_URI", help="e.g. s3://bucket/models/sdxl/")
+    parser.add_argument("--part-size-mb", type=int, default=DEFAULT_PART_MB, help="multipart part size (>= 5)")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(run=_package)
+
+
+def _package(args: argparse.Namespace) -> int:
+    result = package(args.dir, args.out, args.compress_level, progress=not args.no_progress)
+    print(f"{result.path}: {result.files} files, {result.size} bytes, sha256 {result.sha256}")
+    if args.upload:
+        if args.part_size_mb < 5:
+            raise UploadError("--part-size-mb: S3 parts are at least 5 MB")
+        uri = upload(result.path, args.upload, result.sha256, args.part_size_mb, progress=not args.no_progress)
+        print(f"uploaded: {uri} (sha256 {result.sha256})")
+    return 0
+
+
+def _register_tiny_model(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     tiny = commands.add_parser("tiny-model", help="build the tiny random-weight SDXL (no network)")
     tiny.add_argument("dir", type=Path, help="output folder")
     tiny.add_argument(
@@ -35,3 +132,7 @@ def parse_size(text: str) -> tuple[int, int]:
     if width <= 0 or height <= 0 or width % 8 or height % 8:
         raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive multiples of 8")
     return height, width
+
+
+def _echo(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -48,6 +48,13 @@ class Source(_Strict):
     revision: str | None = None
 
 
+class LoraEntry(_Strict):
+    id: str
+    weight_name: str
+    adapter_name: str
+    scale: float
+
+
 class FileEntry(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0)
@@ -65,6 +72,7 @@ class Manifest(_Strict):
     auto_cast_type: str | None = None
     versions: dict[str, str | None]
     defaults: Defaults
+    lora: tuple[LoraEntry, ...] = ()
     files: dict[str, FileEntry]
 
 

@@ -1,13 +1,14 @@
 """`sdxl-inf2`: one command line for serving, building artifacts and deploying.
 
-Each area registers its own subcommands (`register(commands)` in its `cli` module), so this file
-only lists the areas.
+Each area registers its own subcommands (`register(commands)` in its `cli` module) and lists the
+errors that are the user's to fix (`USER_ERRORS`): those print one line and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Sequence
 
 from compile import cli as compile_cli
@@ -15,6 +16,7 @@ from container import cli as container_cli
 
 Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
 AREAS: Sequence[Register] = (container_cli.register, compile_cli.register)
+USER_ERRORS: tuple[type[Exception], ...] = compile_cli.USER_ERRORS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     for register in AREAS:
         register(commands)
     args = parser.parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except USER_ERRORS as exc:
+        print(f"sdxl-inf2: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -1,0 +1,73 @@
+"""The compile settings file (YAML, checked into compile/): what to compile and at which shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from container.manifest import Defaults, Shape
+from container.schedulers import SCHEDULERS
+
+
+class CompileConfigError(Exception):
+    """The compile config is missing or invalid; one line naming the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoraAdapter(_Strict):
+    """A LoRA fused into the weights at compile time (Neuron cannot swap LoRAs at run time)."""
+
+    id: str = Field(min_length=1, description="Hub id or local folder")
+    weight_name: str = Field(min_length=1)
+    adapter_name: str = Field(min_length=1)
+    scale: float = Field(1.0, gt=0, le=10)
+
+
+class CompileConfig(_Strict):
+    model: str = Field(min_length=1, description="Hub id or local fine-tuned diffusers folder")
+    revision: str | None = None
+    batch_size: int = Field(1, ge=1, le=8)
+    images_per_prompt: int = Field(1, ge=1, le=8)
+    shapes: tuple[Shape, ...] = Field(min_length=1)
+    auto_cast: Literal["none", "matmul", "all"] = "matmul"
+    auto_cast_type: Literal["bf16", "fp16", "tf32"] = "bf16"
+    torch_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    optlevel: Literal[1, 2, 3] = 2
+    lora: tuple[LoraAdapter, ...] = ()
+    refiner: Literal[False] = False
+    neuron_cache: bool = True
+    defaults: Defaults = Defaults(num_inference_steps=30, guidance_scale=5.0, scheduler="euler")
+
+    @field_validator("shapes")
+    @classmethod
+    def _distinct(cls, shapes: tuple[Shape, ...]) -> tuple[Shape, ...]:
+        if len(set(shapes)) != len(shapes):
+            raise ValueError("a shape is listed twice")
+        return shapes
+
+    @model_validator(mode="after")
+    def _known_scheduler(self) -> CompileConfig:
+        if self.defaults.scheduler not in SCHEDULERS:
+            raise ValueError(f"defaults.scheduler {self.defaults.scheduler!r}: one of {', '.join(SCHEDULERS)}")
+        return self
+
+
+def load_compile_config(path: Path) -> CompileConfig:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise CompileConfigError(f"{path}: no such compile config") from None
+    except yaml.YAMLError as exc:
+        raise CompileConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    try:
+        return CompileConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise CompileConfigError(f"{path}: {where}: {first['msg']}") from None

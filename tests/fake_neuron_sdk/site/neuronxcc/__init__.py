@@ -1,0 +1,1 @@
+"""Test stand-in: the real package comes from the Neuron SDK."""
