@@ -28,14 +28,25 @@ def s3_key_for(uri: str, filename: str) -> tuple[str, str]:
 def upload(archive: Path, uri: str, sha256: str, part_size_mb: int = DEFAULT_PART_MB, progress: bool = True) -> str:
     """Upload `archive`; returns its s3:// URI. The sha256 is stored as object metadata."""
     import boto3
+    from boto3.exceptions import S3UploadFailedError
     from boto3.s3.transfer import TransferConfig
+    from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = s3_key_for(uri, archive.name)
     part = part_size_mb * 1024 * 1024
     config = TransferConfig(multipart_threshold=part, multipart_chunksize=part, max_concurrency=8)
     size = archive.stat().st_size
-    with tqdm(total=size, unit="B", unit_scale=True, desc=f"upload s3://{bucket}/{key}", disable=not progress) as bar:
-        boto3.client("s3").upload_file(
-            str(archive), bucket, key, Config=config, Callback=bar.update, ExtraArgs={"Metadata": {"sha256": sha256}}
-        )
-    return f"s3://{bucket}/{key}"
+    target = f"s3://{bucket}/{key}"
+    try:
+        with tqdm(total=size, unit="B", unit_scale=True, desc=f"upload {target}", disable=not progress) as bar:
+            boto3.client("s3").upload_file(
+                str(archive),
+                bucket,
+                key,
+                Config=config,
+                Callback=bar.update,
+                ExtraArgs={"Metadata": {"sha256": sha256}},
+            )
+    except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+        raise UploadError(f"upload to {target} failed: {exc}") from None
+    return target

@@ -40,3 +40,6 @@ def _servers(log_dir: Path) -> Iterator[ServerFactory]:
     yield start
     for server in started:
         server.close()
+
+
+pytest_plugins = ["tests.aws"]

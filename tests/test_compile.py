@@ -141,7 +141,8 @@ def test_refuses_with_too_little_memory() -> None:
 def fake_sdk_env(tiny_model: Path, **extra: str) -> dict[str, str]:
     return {
         "PATH": f"{FAKE_SDK / 'bin'}:{os.environ['PATH']}",
-        "SDXL_REPO": str(ROOT), "SDXL_PYTHON": sys.executable,
+        "SDXL_REPO": str(ROOT),
+        "SDXL_PYTHON": sys.executable,
         "PYTHONPATH": f"{FAKE_SDK / 'site'}:{ROOT}",
         "FAKE_TINY_MODEL": str(tiny_model),
         **extra,
