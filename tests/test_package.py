@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -181,3 +182,28 @@ def test_upload_errors_are_one_line(aws: dict[str, str], tiny_model: Path, tmp_p
     missing = run("--upload", "s3://no-such-bucket/models/")
     assert missing.returncode == 2 and missing.stderr.startswith("sdxl-inf2: error: ")
     assert "no-such-bucket" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_packaging_streams_large_files(tiny_model: Path, tmp_path: Path) -> None:
+    """A 400 MB weight file must not be held in memory (SDXL's UNet NEFF is ~3.9 GiB)."""
+    folder = Path(shutil.copytree(tiny_model, tmp_path / "big"))
+    with (folder / "unet" / "big.bin").open("wb") as handle:
+        handle.truncate(400 * 2**20)
+    write_folder_manifest(folder, {"model_id": "big", "revision": None}, DEFAULTS)
+    # VmHWM (peak RSS) of the packaging process itself, read by that process at its end
+    probe = (
+        "import sys; from sdxl_inf2.cli import main; code = main(sys.argv[1:]); "
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0], file=sys.stderr); "
+        "sys.exit(code)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "package", str(folder), "--out", str(tmp_path / "big.tgz"), "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    peak_mib = int(result.stderr.split()[-2]) / 1024
+    print(f"peak RSS packaging a 400 MiB file: {peak_mib:.0f} MiB")
+    assert peak_mib < 200
