@@ -149,12 +149,17 @@ def fake_sdk_env(tiny_model: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def test_compile_flow_with_a_stand_in_sdk(tiny_model: Path, tmp_path: Path) -> None:
+def compile_with_stand_in(tiny_model: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     config = write_config(tmp_path, MULTI.format(model=tiny_model))
-    out = tmp_path / "out"
-    result = cli(
-        "compile", "--config", str(config), "--out", str(out), "--min-free-gb", "0", env=fake_sdk_env(tiny_model)
+    out = str(tmp_path / "out")
+    return cli(
+        "compile", "--config", str(config), "--out", out, "--min-free-gb", "0", env=fake_sdk_env(tiny_model, **env)
     )
+
+
+def test_compile_flow_with_a_stand_in_sdk(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = compile_with_stand_in(tiny_model, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "30-45 minutes" in result.stderr and "shape 2/2: 1344x768" in result.stderr
     assert "[00:0" in result.stderr and "(test stand-in)" in result.stderr  # streamed with elapsed time
@@ -175,17 +180,7 @@ def test_compile_flow_with_a_stand_in_sdk(tiny_model: Path, tmp_path: Path) -> N
 
 
 def test_a_failed_compile_names_its_log(tiny_model: Path, tmp_path: Path) -> None:
-    config = write_config(tmp_path, MULTI.format(model=tiny_model))
-    result = cli(
-        "compile",
-        "--config",
-        str(config),
-        "--out",
-        str(tmp_path / "out"),
-        "--min-free-gb",
-        "0",
-        env=fake_sdk_env(tiny_model, FAKE_COMPILE_FAIL="1"),
-    )
+    result = compile_with_stand_in(tiny_model, tmp_path, FAKE_COMPILE_FAIL="1")
     assert result.returncode == 2
     error = result.stderr.strip().splitlines()[-1]
     assert "optimum-cli failed for 1024x1024 (exit 70)" in error and "1024x1024.log" in error
@@ -193,19 +188,9 @@ def test_a_failed_compile_names_its_log(tiny_model: Path, tmp_path: Path) -> Non
 
 
 def test_existing_output_needs_force(tiny_model: Path, tmp_path: Path) -> None:
-    config = write_config(tmp_path, MULTI.format(model=tiny_model))
     (tmp_path / "out" / "1024x1024").mkdir(parents=True)
     (tmp_path / "out" / "1024x1024" / "old").write_text("x")
-    result = cli(
-        "compile",
-        "--config",
-        str(config),
-        "--out",
-        str(tmp_path / "out"),
-        "--min-free-gb",
-        "0",
-        env=fake_sdk_env(tiny_model),
-    )
+    result = compile_with_stand_in(tiny_model, tmp_path)
     assert result.returncode == 2 and "--force" in result.stderr
 
 
