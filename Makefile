@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TINY   := model_artifacts/tiny-sdxl
 PORT   ?= 8080
 
-.PHONY: install demo test lint unit clean tiny-model
+.PHONY: install demo test lint unit clean tiny-model bench soak
 
 install: $(STAMP)  ## .venv with everything for development and tests
 
@@ -30,10 +30,20 @@ demo: $(TINY)/manifest.json  ## serve the tiny SDXL on :$(PORT) and print a work
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy container compile sdxl_inf2 serve.py
+	$(BIN)/mypy container compile sdxl_inf2 bench serve.py
 
 test: $(STAMP) lint  ## every test (real servers on free loopback ports)
 	$(BIN)/pytest -m "not slow"
+
+bench: $(TINY)/manifest.json  ## every benchmark (a few minutes); tables printed, JSON in bench/results/
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.overhead
+	$(BIN)/python -m bench.dispatch
+	$(BIN)/python -m bench.peer
+	$(BIN)/python -m bench.encode
+
+soak: $(TINY)/manifest.json  ## 10 minutes of steady load: 0 errors, RSS growth < 5% per process
+	$(BIN)/python -m bench.soak --minutes 10
 
 clean:
 	rm -rf $(VENV) $(TINY) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -109,6 +109,7 @@ def _image_response(plan: ResponsePlan, params: GenerationParams, job: Job, resu
         "X-Seed": str(params.seed),
         "X-Inference-Id": job.inference_id,
         CUSTOM_ATTRIBUTES: f"seed={params.seed},inference_id={job.inference_id}",
+        "Server-Timing": ", ".join(f"{name};dur={ms}" for name, ms in timings.items()),
     }
     if not plan.as_json:
         return Response(result.images[0], 200, mimetype=plan.mimetype, headers=headers)

@@ -50,9 +50,9 @@ class Settings(BaseModel):
     @field_validator("backend")
     @classmethod
     def _backend_name(cls, value: str) -> str:
-        if value in ("auto", "neuron", "torch") or ":" in value:
+        if value in ("auto", "neuron", "torch", "simulated") or ":" in value:
             return value
-        raise ValueError("expected auto, neuron, torch, or module:Class")
+        raise ValueError("expected auto, neuron, torch, simulated, or module:Class")
 
     def threads_for(self, workers: int) -> int:
         """Enough HTTP threads that every queued and running request holds one and /ping still has some."""

@@ -35,7 +35,7 @@ json_values = st.recursive(
     max_leaves=8,
 )
 bodies = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=10), json_values, max_size=6)
-header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
+header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60).map(str.strip)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,12 @@ def test_any_json_object(server: Server, body: dict[str, object]) -> None:
 @given(raw=st.binary(max_size=200), content_type=header_text, accept=header_text)
 def test_any_bytes_and_headers(server: Server, raw: bytes, content_type: str, accept: str) -> None:
     check(server.invoke(data=raw, headers={"Content-Type": content_type or "application/json", "Accept": accept}))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.integers(min_value=0, max_value=3 * 2**20), byte=st.binary(min_size=1, max_size=1))
+def test_any_size(server: Server, size: int, byte: bytes) -> None:
+    check(server.invoke(data=byte * size))
 
 
 def test_server_and_worker_survived(server: Server) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import statistics
 import threading
 import time
@@ -9,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from PIL import Image
 
 from tests.conftest import ServerFactory
 from tests.server import FAKE
@@ -96,3 +99,24 @@ def test_timeout_is_504_and_a_stuck_worker_is_replaced(servers: ServerFactory, t
     server.wait_ping(200)
     assert server.worker_pids() != [old_pid]
     assert server.invoke({"prompt": "fine"}).status_code == 200
+
+
+def test_simulated_backend_holds_each_worker_for_its_device_time(servers: ServerFactory, tiny_model: Path) -> None:
+    env = {"SDXL_BACKEND": "simulated", "SDXL_WORKERS": "4", "SDXL_SIMULATED_SECONDS": "0.3"}
+    server = servers(tiny_model, env=env)
+    assert server.wait_ping(200)["backend"] == "simulated"
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(
+            pool.map(
+                lambda i: server.invoke(
+                    {"prompt": "x", "seed": i, "width": 96}, headers={"Accept": "application/json"}
+                ),
+                range(8),
+            )
+        )
+    bodies = [r.json() for r in responses]
+    assert all(r.status_code == 200 for r in responses)
+    assert all(b["timings_ms"]["inference"] >= 300 for b in bodies)
+    assert sorted({b["worker"] for b in bodies}) == [0, 1, 2, 3]
+    image = Image.open(io.BytesIO(base64.b64decode(bodies[0]["images"][0])))
+    assert image.size == (96, 64)

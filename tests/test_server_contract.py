@@ -53,6 +53,7 @@ def test_default_response_is_a_png_with_content_length(server: Server) -> None:
     image = decode(response.content)
     assert (image.format, image.size, image.mode) == ("PNG", (64, 64), "RGB")
     assert response.headers["X-Seed"] == "7"
+    assert "inference;dur=" in response.headers["Server-Timing"]
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])

@@ -2,6 +2,7 @@
 
 - `neuron`: optimum-neuron's NeuronStableDiffusionXLPipeline on a compiled folder (inf2);
 - `torch`:  diffusers' StableDiffusionXLPipeline (CPU float32, CUDA fp16/bf16);
+- `simulated`: a benchmark tool that sleeps like a busy chip (never auto-selected);
 - `module:Class`: any class with the same interface (the test suite's fakes, one per failure mode).
 
 Backends are imported only inside the model worker, after its device pinning is set.
@@ -21,6 +22,7 @@ from ..modeldir import ModelInfo
 BUILTIN = {
     "torch": "container.backends.torch_backend:TorchBackend",
     "neuron": "container.backends.neuron_backend:NeuronBackend",
+    "simulated": "container.backends.simulated:SimulatedBackend",  # benchmark tool only
 }
 
 
@@ -54,8 +56,10 @@ def resolve_backend(settings: Settings, model: ModelInfo) -> tuple[str, DeviceKi
         device = settings.device
     elif name == "neuron":
         device = "neuron"
-    else:
+    elif name == "torch":
         device = "cuda" if visible_gpus(settings.cuda_visible_devices) else "cpu"
+    else:  # simulated and custom backends model their device; they run anywhere
+        device = "cpu"
     if name == "neuron" and device != "neuron":
         raise BackendError(f"SDXL_BACKEND=neuron needs SDXL_DEVICE=neuron, not {device}")
     return name, device
