@@ -133,6 +133,7 @@ def _timings(job: Job, result: JobResult) -> dict[str, float]:
 
 def handle_error(exc: Exception) -> Response:
     error = _as_serving_error(exc)
+    g.error_type = error.error_type
     if error.inference_id is None and request.path == "/invocations":
         error.inference_id = g.get("inference_id")
     if type(error) is errors.InternalError and error is not exc:
@@ -163,10 +164,9 @@ def _start_request() -> None:
 
 
 def _log_request(response: Response) -> Response:
+    """One JSON line per request, written after the response has been sent (off the latency path)."""
     if request.path == "/ping":
         return response
-    runtime: Runtime = request_runtime()
-    params: GenerationParams | None = g.get("params")
     job: Job | None = g.get("job")
     entry: dict[str, Any] = {
         "inference_id": g.get("inference_id"),
@@ -177,13 +177,18 @@ def _log_request(response: Response) -> Response:
         "custom_attributes": request.headers.get(CUSTOM_ATTRIBUTES),
         "worker": job.worker if job else None,
         "timings_ms": g.get("timings") or {"total": round((time.monotonic() - g.started) * 1e3, 2)},
+        "error": g.get("error_type"),
     }
-    if params is not None:
-        entry["parameters"] = params.echo(include_prompts=runtime.settings.log_prompts)
-    if response.status_code >= 400:
-        entry["error"] = json.loads(response.get_data()).get("error", {}).get("type")
-    log.info("request", extra=entry)
+    params: GenerationParams | None = g.get("params")
+    log_prompts = request_runtime().settings.log_prompts
+    response.call_on_close(lambda: _emit_request_log(entry, params, log_prompts))
     return response
+
+
+def _emit_request_log(entry: dict[str, Any], params: GenerationParams | None, log_prompts: bool) -> None:
+    if params is not None:
+        entry["parameters"] = params.echo(include_prompts=log_prompts)
+    log.info("request", extra=entry)
 
 
 def request_runtime() -> Runtime:

@@ -247,12 +247,10 @@ class WorkerPool:
             self._all_ready_once.set()
 
     def submit(self, job: Job) -> Job:
-        status = self.status()
-        if status.state != "ready":
-            raise NotReady(
-                f"not ready ({status.state}: {status.workers_ready}/{status.workers_total} workers ready)",
-                inference_id=job.inference_id,
-            )
+        states = [r.state for r in self.runners]
+        if (state := self._state(states)) != "ready":
+            ready = sum(s in (SlotState.READY, SlotState.BUSY) for s in states)
+            raise NotReady(f"not ready ({state}: {ready}/{len(states)} workers ready)", inference_id=job.inference_id)
         try:
             self.jobs.put_nowait(job)
         except queue.Full:
@@ -265,13 +263,15 @@ class WorkerPool:
     def status(self) -> PoolStatus:
         states = [r.state for r in self.runners]
         ready = sum(s in (SlotState.READY, SlotState.BUSY) for s in states)
+        slots = [r.describe() for r in self.runners]
+        return PoolStatus(self._state(states), ready, len(states), self.jobs.qsize(), slots)
+
+    def _state(self, states: list[SlotState]) -> str:
         if self.stopping.is_set():
-            state = "stopping"
-        elif SlotState.FAILED in states:
-            state = "failed"
-        else:
-            state = "ready" if self._all_ready_once.is_set() else "loading"
-        return PoolStatus(state, ready, len(states), self.jobs.qsize(), [r.describe() for r in self.runners])
+            return "stopping"
+        if SlotState.FAILED in states:
+            return "failed"
+        return "ready" if self._all_ready_once.is_set() else "loading"
 
     def stop(self, timeout_s: float) -> None:
         """Fail what is still queued, let running jobs finish within `timeout_s`, then end every worker."""

@@ -116,6 +116,16 @@ class Server:
         return entries
 
 
+def request_log(server: Server, inference_id: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """The request-log lines for `inference_id` (written just after the response is sent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in server.log_entries("sdxl.request") if e.get("inference_id") == inference_id]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ServerFactory
-from tests.server import FAKE, Server
+from tests.server import FAKE, Server, request_log
 
 FIELDS = [
     "prompt",
@@ -79,7 +79,7 @@ def test_server_and_worker_survived(server: Server) -> None:
 
 def test_prompts_are_logged_when_asked(server: Server) -> None:
     server.invoke({"prompt": "log me please", "seed": 1}, headers={"X-Amzn-SageMaker-Inference-Id": "logged-1"})
-    [entry] = [e for e in server.log_entries("sdxl.request") if e["inference_id"] == "logged-1"]
+    [entry] = request_log(server, "logged-1")
     assert entry["parameters"]["prompt"] == "log me please"
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from container.schedulers import SCHEDULERS
 from tests.conftest import ServerFactory
-from tests.server import Server
+from tests.server import Server, request_log
 
 CAT = {"prompt": "a photo of a cat", "seed": 7}
 MAGIC = {"png": b"\x89PNG", "jpeg": b"\xff\xd8\xff", "webp": b"RIFF"}
@@ -213,7 +213,7 @@ def test_request_log_is_one_json_line_without_prompt(server: Server) -> None:
             "X-Amzn-SageMaker-Custom-Attributes": "campaign=spring",
         },
     )
-    entries = [e for e in server.log_entries("sdxl.request") if e["inference_id"] == "log-check-1"]
+    entries = request_log(server, "log-check-1")
     assert len(entries) == 1
     entry = entries[0]
     assert entry["status"] == 200 and entry["worker"] == 0
@@ -226,7 +226,7 @@ def test_request_log_is_one_json_line_without_prompt(server: Server) -> None:
 def test_error_responses_carry_the_inference_id(server: Server) -> None:
     response = server.invoke({"prompt": "x", "bogus": 1}, headers={"X-Amzn-SageMaker-Inference-Id": "bad-1"})
     assert error_of(response, 400)["inference_id"] == "bad-1"
-    logged = [e for e in server.log_entries("sdxl.request") if e["inference_id"] == "bad-1"]
+    logged = request_log(server, "bad-1")
     assert logged[0]["status"] == 400 and logged[0]["error"] == "validation_error"
 
 
