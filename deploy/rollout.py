@@ -1,0 +1,33 @@
+"""`deploy`: notifications, the release, the endpoint, the wait, then autoscaling: in that order.
+
+Every step first looks at what exists, so running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from . import autoscaling
+from .clients import Clients
+from .config import DeployConfig
+from .endpoint import build_release, ensure_release, instance_type_changes, point_endpoint, wait_in_service
+from .notifications import ensure_notifications
+from .say import say
+
+
+def deploy(clients: Clients, config: DeployConfig, *, wait: bool = True) -> str:
+    """Brings the endpoint to this config's release; returns the release name."""
+    ensure_notifications(clients, config)  # before the endpoint: SageMaker sends a TestNotification at creation
+    release = build_release(config, clients.region)
+    ensure_release(clients.sagemaker, release)
+    if config.scaling_enabled and instance_type_changes(clients.sagemaker, config):
+        # UpdateEndpoint refuses to change the instance type of a variant that is a scaling target.
+        autoscaling.remove(clients, config)
+    action = point_endpoint(clients, config, release)
+    say(f"endpoint {config.name}: {action} (release {release.name})")
+    if not wait:
+        if config.scaling_enabled:
+            say(f"not waiting: run `sdxl-inf2 autoscale` once {config.name} is InService")
+        return release.name
+    wait_in_service(clients.sagemaker, config)
+    if config.scaling_enabled:
+        autoscaling.apply(clients, config)
+    return release.name
