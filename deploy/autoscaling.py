@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 from . import metrics
 from .clients import Clients
 from .config import Autoscaling, DeployConfig, Schedule
+from .errors import ConfigError
 from .naming import SCALABLE_DIMENSION, alarm_name, policy_name, resource_id
 from .say import say
 
@@ -37,7 +38,7 @@ STEP_POLICY_ARN = "<PolicyARN returned by put_scaling_policy for the step policy
 
 def settings(config: DeployConfig) -> Autoscaling:
     if config.autoscaling is None:
-        raise ValueError("the config has no autoscaling section")
+        raise ConfigError("the config has no autoscaling section")
     return config.autoscaling
 
 

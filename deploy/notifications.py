@@ -72,12 +72,16 @@ def ensure_notifications(clients: Clients, config: DeployConfig) -> None:
 
 def _ensure_queue(clients: Clients, config: DeployConfig) -> None:
     request = queue_request(config, clients.region)
-    url = clients.sqs.create_queue(**request)["QueueUrl"]
-    clients.sqs.set_queue_attributes(QueueUrl=url, Attributes=request["Attributes"])  # an older policy is replaced
-    for subscription in subscription_requests(config, clients.region):
+    url = describe_queue_url(clients, config)
+    if url is None:
+        clients.sqs.create_queue(**request)
+    else:  # keeps the queue policy in step with the topics
+        clients.sqs.set_queue_attributes(QueueUrl=url, Attributes=request["Attributes"])
+    subscriptions = subscription_requests(config, clients.region)
+    for subscription in subscriptions:
         if not _subscription_arns(clients, subscription["TopicArn"], subscription["Endpoint"]):
             clients.sns.subscribe(**subscription)
-    say(f"queue {request['QueueName']}: subscribed to {len(subscription_requests(config, clients.region))} topic(s)")
+    say(f"queue {request['QueueName']}: subscribed to {len(subscriptions)} topic(s)")
 
 
 def _subscription_arns(clients: Clients, topic: str, endpoint: str) -> list[str]:

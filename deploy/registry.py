@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 
 from .clients import Clients, describe_or_none
 from .config import DeployConfig, Registry
+from .errors import ConfigError
 from .naming import content_hash, tags
 from .say import say
 
@@ -30,7 +31,7 @@ RESPONSE_TYPES = ["image/png", "image/jpeg", "image/webp", "application/json"]
 
 def settings(config: DeployConfig) -> Registry:
     if config.registry is None:
-        raise ValueError("the config has no registry section")
+        raise ConfigError("the config has no registry section")
     return config.registry
 
 
@@ -76,7 +77,7 @@ def package_request(config: DeployConfig, approve: bool) -> CreateModelPackageIn
     }
 
 
-def register(clients: Clients, config: DeployConfig, approve: bool) -> str:
+def register_version(clients: Clients, config: DeployConfig, approve: bool) -> str:
     """Ensures the group and this version; returns the package ARN."""
     sm = clients.sagemaker
     group = settings(config).group

@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 
 from compile import cli as compile_cli
 from container import cli as container_cli
+from deploy import cli as deploy_cli
 
 Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
-AREAS: Sequence[Register] = (container_cli.register, compile_cli.register)
+AREAS: Sequence[Register] = (container_cli.register, compile_cli.register, deploy_cli.register)
 
 
 def main(argv: list[str] | None = None) -> int:
