@@ -149,7 +149,7 @@ def point_endpoint(clients: Clients, config: DeployConfig, release: Release) -> 
         sm.create_endpoint(**endpoint_request(config, release))
         return "created"
     if current["EndpointConfigName"] == release.name:
-        _fail_if_failed(current)
+        raise_if_failed(current)
         return "unchanged"
     if current["EndpointStatus"] in IN_PROGRESS:
         wait_in_service(sm, config)
@@ -171,7 +171,7 @@ def wait_in_service(sm: SageMakerClient, config: DeployConfig, line: StatusLine 
 
     def poll() -> tuple[str, bool]:
         endpoint = sm.describe_endpoint(EndpointName=config.name)
-        _fail_if_failed(endpoint)
+        raise_if_failed(endpoint)
         return endpoint_summary(endpoint), endpoint["EndpointStatus"] == "InService"
 
     label = f"endpoint {config.name}"
@@ -187,7 +187,7 @@ def endpoint_summary(endpoint: DescribeEndpointOutputTypeDef) -> str:
     return ", ".join([endpoint["EndpointStatus"], *counts])
 
 
-def _fail_if_failed(endpoint: DescribeEndpointOutputTypeDef) -> None:
+def raise_if_failed(endpoint: DescribeEndpointOutputTypeDef) -> None:
     if endpoint["EndpointStatus"] == "Failed":
         reason = endpoint.get("FailureReason", "no reason given")
         raise EndpointFailed(f"endpoint {endpoint['EndpointName']} Failed: {reason}")
