@@ -198,25 +198,26 @@ def target_tracking_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeD
 
 def apply(clients: Clients, config: DeployConfig) -> None:
     """Registers the target and puts every policy, alarm and schedule; removes ones no longer configured."""
-    aas = clients.autoscaling
     target = target_request(config)
-    aas.register_scalable_target(**target)
+    clients.autoscaling.register_scalable_target(**target)
     say(f"scalable target {target['ResourceId']}: min {target['MinCapacity']}, max {target['MaxCapacity']}")
+    policies = _put_policies(clients, config)
+    schedules = schedule_requests(config)
+    for schedule in schedules:
+        clients.autoscaling.put_scheduled_action(**schedule)
+    _prune(clients, config, policies, {s["ScheduledActionName"] for s in schedules})
+
+
+def _put_policies(clients: Clients, config: DeployConfig) -> set[str]:
+    """The target-tracking policy, and the step policy with the alarm that fires it; returns their names."""
     wanted = [target_tracking_policy(config)]
-    aas.put_scaling_policy(**wanted[0])
+    clients.autoscaling.put_scaling_policy(**wanted[0])
     if settings(config).scale_from_zero.enabled:
         wanted.append(step_policy(config))
-        arn = aas.put_scaling_policy(**wanted[1])["PolicyARN"]
+        arn = clients.autoscaling.put_scaling_policy(**wanted[1])["PolicyARN"]
         clients.cloudwatch.put_metric_alarm(**alarm_request(config, arn))
     say(f"policies: {', '.join(p['PolicyName'] for p in wanted)}")
-    for schedule in schedule_requests(config):
-        aas.put_scheduled_action(**schedule)
-    _prune(
-        clients,
-        config,
-        {p["PolicyName"] for p in wanted},
-        {s["ScheduledActionName"] for s in schedule_requests(config)},
-    )
+    return {p["PolicyName"] for p in wanted}
 
 
 def _prune(clients: Clients, config: DeployConfig, policies: set[str], schedules: set[str]) -> None:

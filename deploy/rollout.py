@@ -5,10 +5,12 @@ Every step first looks at what exists, so running it twice changes nothing the s
 
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
 from . import autoscaling
 from .clients import Clients
 from .config import DeployConfig
-from .endpoint import build_release, ensure_release, instance_type_changes, point_endpoint, wait_in_service
+from .endpoint import Release, build_release, ensure_release, instance_type_changes, point_endpoint, wait_in_service
 from .notifications import ensure_notifications
 from .say import say
 
@@ -18,10 +20,7 @@ def deploy(clients: Clients, config: DeployConfig, *, wait: bool = True) -> str:
     ensure_notifications(clients, config)  # before the endpoint: SageMaker sends a TestNotification at creation
     release = build_release(config, clients.region)
     ensure_release(clients.sagemaker, release)
-    if config.scaling_enabled and instance_type_changes(clients.sagemaker, config):
-        # UpdateEndpoint refuses to change the instance type of a variant that is a scaling target.
-        autoscaling.remove(clients, config)
-    action = point_endpoint(clients, config, release)
+    action = _point_endpoint(clients, config, release)
     say(f"endpoint {config.name}: {action} (release {release.name})")
     if not wait:
         if config.scaling_enabled:
@@ -31,3 +30,17 @@ def deploy(clients: Clients, config: DeployConfig, *, wait: bool = True) -> str:
     if config.scaling_enabled:
         autoscaling.apply(clients, config)
     return release.name
+
+
+def _point_endpoint(clients: Clients, config: DeployConfig, release: Release) -> str:
+    """UpdateEndpoint refuses to change the instance type of a variant that is a scaling target:
+    the target goes first, and comes back at once if the update is refused."""
+    unscaled = config.scaling_enabled and instance_type_changes(clients.sagemaker, config)
+    if unscaled:
+        autoscaling.remove(clients, config)
+    try:
+        return point_endpoint(clients, config, release)
+    except ClientError:
+        if unscaled:
+            autoscaling.apply(clients, config)
+        raise

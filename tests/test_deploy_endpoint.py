@@ -126,6 +126,17 @@ def test_a_changed_config_is_a_new_release_and_an_update(aws: Aws, tmp_path: Pat
     assert sm.describe_endpoint(EndpointName="sdxl-inf2-prod")["EndpointConfigName"] == first
 
 
+def test_an_instance_type_change_frees_the_scaling_target_and_restores_it_if_refused(
+    aws: Aws, tmp_path: Path, capsys: Capsys
+) -> None:
+    deploy(capsys, write_config(tmp_path))
+    changes = {"instance_type": "ml.inf2.24xlarge", "workers_per_instance": 6}
+    run = cli(capsys, "deploy", str(write_config(tmp_path, **changes)))
+    assert_one_line_error(run, "UpdateEndpoint")  # moto: not implemented
+    assert "scalable target endpoint/sdxl-inf2-prod/variant/AllTraffic: deregistered" in run.err
+    assert inventory(aws)["targets"] == 1 and inventory(aws)["policies"] == 2 and inventory(aws)["alarms"] == 1
+
+
 def test_plan_makes_no_call(tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     listener = ConnectionCounter()
     monkeypatch.setenv("AWS_ENDPOINT_URL", listener.url)
