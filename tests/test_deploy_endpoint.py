@@ -137,6 +137,13 @@ def test_an_instance_type_change_frees_the_scaling_target_and_restores_it_if_ref
     assert inventory(aws)["targets"] == 1 and inventory(aws)["policies"] == 2 and inventory(aws)["alarms"] == 1
 
 
+def test_no_wait_leaves_autoscaling_for_later(aws: Aws, tmp_path: Path, capsys: Capsys) -> None:
+    run = cli(capsys, "deploy", str(write_config(tmp_path)), "--no-wait")
+    assert run.code == 0, run.err
+    assert "run `sdxl-inf2 autoscale` once sdxl-inf2-prod is InService" in run.err
+    assert inventory(aws)["endpoints"] == 1 and inventory(aws)["targets"] == 0
+
+
 def test_plan_makes_no_call(tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     listener = ConnectionCounter()
     monkeypatch.setenv("AWS_ENDPOINT_URL", listener.url)
