@@ -30,7 +30,7 @@ demo: $(TINY)/manifest.json  ## serve the tiny SDXL on :$(PORT) and print a work
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy container compile sdxl_inf2 bench serve.py
+	$(BIN)/mypy container compile sdxl_inf2 deploy bench serve.py
 
 test: $(STAMP) lint  ## every test (real servers on free loopback ports)
 	$(BIN)/pytest -m "not slow"

@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 
 from compile import cli as compile_cli
 from container import cli as container_cli
+from deploy import cli as deploy_cli
 
 Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
-AREAS: Sequence[Register] = (container_cli.register, compile_cli.register)
-USER_ERRORS: tuple[type[Exception], ...] = compile_cli.USER_ERRORS
+AREAS: Sequence[Register] = (container_cli.register, compile_cli.register, deploy_cli.register)
+USER_ERRORS: tuple[type[Exception], ...] = compile_cli.USER_ERRORS + deploy_cli.USER_ERRORS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: int = args.run(args)
     except USER_ERRORS as exc:
-        print(f"sdxl-inf2: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"sdxl-inf2: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("sdxl-inf2: interrupted", file=sys.stderr)
+        return 130
     return result
+
+
+def one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 400 else text[:397] + "..."
 
 
 if __name__ == "__main__":

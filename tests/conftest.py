@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.aws import BUCKETS, Aws, moto_server, point_boto3_at
 from tests.server import Server
 
 ServerFactory = Callable[..., Server]
@@ -42,4 +43,19 @@ def _servers(log_dir: Path) -> Iterator[ServerFactory]:
         server.close()
 
 
-pytest_plugins = ["tests.aws"]
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """One moto server for the whole run (it starts in milliseconds; state is reset per test)."""
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Aws:
+    """A clean moto account with the example's buckets; boto3 pointed at it by environment only."""
+    point_boto3_at(monkeypatch, moto_url, tmp_path)
+    account = Aws(moto_url)
+    account.reset()
+    for bucket in BUCKETS:
+        account.client("s3").create_bucket(Bucket=bucket)
+    return account

@@ -20,6 +20,7 @@ from compile.describe import write_folder_manifest
 from compile.package import PackageError, package
 from container.manifest import Defaults, read_manifest, verify_files
 from container.modeldir import ModelDirError, inspect_model_dir
+from tests.aws import Aws
 from tests.conftest import ServerFactory
 from tests.neuron_layout import make_neuron_artifact
 from tests.server import BIN, ROOT
@@ -125,7 +126,7 @@ def test_several_shape_folders_in_one_archive(tiny_model: Path, tmp_path: Path) 
     assert inspect_model_dir(model_dir).describe_shapes() == "1024x1024"  # a single shape folder is used as is
 
 
-def test_upload_uses_multipart_and_records_the_sha256(aws: dict[str, str], tiny_model: Path, tmp_path: Path) -> None:
+def test_upload_uses_multipart_and_records_the_sha256(aws: Aws, tiny_model: Path, tmp_path: Path) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="artifacts")
     out = tmp_path / "model.tar.gz"
@@ -146,7 +147,7 @@ def test_upload_uses_multipart_and_records_the_sha256(aws: dict[str, str], tiny_
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, **aws},
+        env=dict(os.environ),
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
@@ -159,7 +160,7 @@ def test_upload_uses_multipart_and_records_the_sha256(aws: dict[str, str], tiny_
     assert hashlib.sha256(body).hexdigest() == digest
 
 
-def test_upload_errors_are_one_line(aws: dict[str, str], tiny_model: Path, tmp_path: Path) -> None:
+def test_upload_errors_are_one_line(aws: Aws, tiny_model: Path, tmp_path: Path) -> None:
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [
@@ -174,7 +175,7 @@ def test_upload_errors_are_one_line(aws: dict[str, str], tiny_model: Path, tmp_p
             capture_output=True,
             text=True,
             cwd=ROOT,
-            env={**os.environ, **aws},
+            env=dict(os.environ),
             timeout=300,
         )
 

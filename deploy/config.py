@@ -1,0 +1,261 @@
+"""The deployment config: one YAML file per endpoint, validated strictly (deploy/example.yaml documents it).
+
+Every error is one line naming the file and the dotted key, e.g.
+`prod.yaml: autoscaling.usage_rate.target_value: must be greater than 0 (got -1)`.
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from .errors import ConfigError
+
+_HINTS: dict[str, str] = {}  # pattern -> what a user should write instead
+
+
+def matching(pattern: str, hint: str) -> StringConstraints:
+    """A string pattern whose mismatch error says `hint` rather than the regular expression."""
+    _HINTS[pattern] = hint
+    return StringConstraints(pattern=pattern)
+
+
+_BUCKET = r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+# SageMaker entity names; 9 characters are kept free for the "-<hash>" on models and endpoint configs.
+EndpointName = Annotated[
+    str, matching(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,53}$", "letters, digits and hyphens, at most 54 characters")
+]
+EntityName = Annotated[
+    str, matching(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", "letters, digits and hyphens, at most 63 characters")
+]
+TarGzUri = Annotated[str, matching(rf"^{_BUCKET}/.+\.tar\.gz$", "s3://bucket/key.tar.gz")]
+S3Prefix = Annotated[str, matching(rf"^{_BUCKET}/.+$", "s3://bucket/prefix/"), StringConstraints(max_length=512)]
+EcrImage = Annotated[
+    str,
+    matching(
+        r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$",
+        "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>",
+    ),
+]
+RoleArn = Annotated[
+    str, matching(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", "arn:aws:iam::<account>:role/<name>")
+]
+KmsKeyArn = Annotated[
+    str, matching(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[\w-]+$", "arn:aws:kms:<region>:<account>:key/<id>")
+]
+# A topic is either an ARN (used as given) or a bare name (created by deploy, deleted by teardown).
+Topic = Annotated[
+    str,
+    matching(
+        r"^(arn:aws[a-z\-]*:sns:[a-z0-9\-]+:[0-9]{12}:[a-zA-Z0-9_.-]+|[a-zA-Z0-9_-]{1,256})$",
+        "an SNS topic ARN, or a topic name to create",
+    ),
+]
+Seconds = Annotated[int, Field(ge=60, le=3600)]
+
+# One model worker per Inferentia2 chip (see the README's worker layout).
+WORKERS_BY_INSTANCE_TYPE = {"ml.inf2.xlarge": 1, "ml.inf2.8xlarge": 1, "ml.inf2.24xlarge": 6, "ml.inf2.48xlarge": 12}
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Notifications(Section):
+    success_topic: Topic | None = None
+    error_topic: Topic | None = None
+    include_inference_response_in: list[Literal["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]] = []
+    queue: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,80}$")] | None = None
+
+    @model_validator(mode="after")
+    def _queue_needs_a_topic(self) -> Notifications:
+        if self.queue and not (self.success_topic or self.error_topic):
+            raise ValueError("queue: needs success_topic or error_topic to subscribe to")
+        return self
+
+
+class AsyncInference(Section):
+    input_path: S3Prefix
+    output_path: S3Prefix
+    failure_path: S3Prefix
+    max_concurrent_invocations_per_instance: int | None = Field(None, ge=1, le=1000)
+    kms_key_id: KmsKeyArn | None = None
+    notifications: Notifications = Notifications()
+
+
+class Registry(Section):
+    group: EntityName
+    description: str = Field("", max_length=1024)
+    approve: bool = False
+
+
+class UsageRate(Section):
+    seconds_per_image: float = Field(10.0, gt=0, le=3600)
+    target_value: float = Field(0.75, gt=0, le=10)
+    scale_out_cooldown_s: int = Field(60, ge=0, le=86400)
+    scale_in_cooldown_s: int = Field(120, ge=0, le=86400)
+
+
+class Backlog(Section):
+    target_value: float = Field(5.0, gt=0)
+    scale_out_cooldown_s: int = Field(300, ge=0, le=86400)
+    scale_in_cooldown_s: int = Field(600, ge=0, le=86400)
+
+
+class ScaleFromZero(Section):
+    enabled: bool = True
+    cooldown_s: int = Field(300, ge=0, le=86400)
+
+
+class Schedule(Section):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,200}$")]
+    schedule: Annotated[str, StringConstraints(pattern=r"^(cron|at|rate)\(.+\)$")]
+    timezone: str | None = None
+    min_capacity: int | None = Field(None, ge=0)
+    max_capacity: int | None = Field(None, ge=0)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    @model_validator(mode="after")
+    def _sets_a_bound(self) -> Schedule:
+        if self.min_capacity is None and self.max_capacity is None:
+            raise ValueError("min_capacity: set min_capacity, max_capacity or both")
+        return self
+
+
+class Autoscaling(Section):
+    enabled: bool = True
+    min_capacity: int = Field(0, ge=0)
+    max_capacity: int = Field(ge=1)
+    policy: Literal["usage-rate", "backlog"] = "usage-rate"
+    usage_rate: UsageRate = UsageRate()
+    backlog: Backlog = Backlog()
+    scale_from_zero: ScaleFromZero = ScaleFromZero()
+    schedules: list[Schedule] = []
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError(f"min_capacity: {self.min_capacity} is above max_capacity {self.max_capacity}")
+        return self
+
+
+class Wait(Section):
+    poll_s: float = Field(15.0, gt=0, le=600)
+    timeout_s: float = Field(3600.0, gt=0)
+
+
+class Invoke(Section):
+    accept: str = Field("image/png", max_length=1024)
+    request_ttl_s: int = Field(21600, ge=60, le=21600)
+    invocation_timeout_s: int = Field(900, ge=1, le=3600)
+    poll_s: float = Field(2.0, gt=0, le=60)
+    timeout_s: float = Field(1800.0, gt=0)
+
+
+class DeployConfig(Section):
+    name: EndpointName
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] | None = None
+    image_uri: EcrImage
+    model_data_url: TarGzUri
+    execution_role_arn: RoleArn
+    instance_type: Annotated[str, StringConstraints(pattern=r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")] = "ml.inf2.48xlarge"
+    initial_instance_count: int = Field(1, ge=1, le=100)
+    workers_per_instance: int | None = Field(None, ge=1, le=64)
+    variant_name: EntityName = "AllTraffic"
+    container_startup_health_check_timeout_s: Seconds = 1800
+    model_data_download_timeout_s: Seconds = 1200
+    inference_ami_version: str | None = None
+    environment: dict[str, str] = Field({}, max_length=16)
+    tags: dict[str, str] = {}
+    async_inference: AsyncInference
+    registry: Registry | None = None
+    autoscaling: Autoscaling | None = None
+    wait: Wait = Wait()
+    invoke: Invoke = Invoke()
+
+    @model_validator(mode="after")
+    def _workers_known(self) -> DeployConfig:
+        if self.workers_per_instance is None and self.instance_type not in WORKERS_BY_INSTANCE_TYPE:
+            raise ValueError(f"workers_per_instance: required for {self.instance_type} (no default for it)")
+        return self
+
+    @property
+    def workers(self) -> int:
+        return self.workers_per_instance or WORKERS_BY_INSTANCE_TYPE[self.instance_type]
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests SageMaker hands one instance at once: by default one per model worker, so none waits."""
+        return self.async_inference.max_concurrent_invocations_per_instance or self.workers
+
+    @property
+    def account(self) -> str:
+        return self.execution_role_arn.split(":")[4]
+
+    @property
+    def partition(self) -> str:
+        return self.execution_role_arn.split(":")[1]
+
+    @property
+    def scaling_enabled(self) -> bool:
+        return self.autoscaling is not None and self.autoscaling.enabled
+
+
+def load_config(path: Path) -> DeployConfig:
+    """The validated config in `path`; every problem is a one-line ConfigError naming the key."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return parse_config(data, str(path))
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> DeployConfig:
+    try:
+        return DeployConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_error(exc.errors()[0])}") from None
+
+
+def describe_error(error: Any) -> str:
+    """'dotted.key: what is wrong (got value)' from one pydantic error."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    key = ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in error["loc"])
+    key = key.replace(".[", "[")
+    if ": " in message and message.split(": ", 1)[0].isidentifier():  # a model check naming its own key
+        inner, message = message.split(": ", 1)
+        key = f"{key}.{inner}" if key else inner
+    return f"{key or 'config'}: {_plain(error['type'], message, error.get('input'))}"
+
+
+def _plain(kind: str, message: str, value: Any) -> str:
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "string_pattern_mismatch":
+        message = f"not a valid value (expected {_HINTS.get(_pattern(message), 'the documented form')})"
+    shown = repr(value)
+    return message if isinstance(value, dict) or value is None else f"{message} (got {shown[:80]})"
+
+
+def _pattern(message: str) -> str:
+    found = re.search(r"'(.*)'", message)
+    return found.group(1) if found else ""
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "parse error"
+    return f"{problem} at line {mark.line + 1}" if mark else str(problem)

@@ -1,0 +1,66 @@
+"""`plan`: every call that `deploy` would make to create this deployment from nothing; makes none.
+
+Deploy also describes each resource first and skips what exists, so on a live account it makes a
+subset of these calls (plus UpdateEndpoint when the release changed). Only the step policy's ARN
+is unknown before the call that returns it; the plan shows a placeholder for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import autoscaling
+from .config import DeployConfig
+from .endpoint import build_release, endpoint_request
+from .notifications import queue_request, subscription_requests, topic_requests
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str
+    operation: str
+    params: Mapping[str, Any]
+
+
+def deploy_calls(config: DeployConfig, region: str) -> list[Call]:
+    release = build_release(config, region)
+    return [
+        *notification_calls(config, region),
+        Call("sagemaker", "create_model", release.model),
+        Call("sagemaker", "create_endpoint_config", release.endpoint_config),
+        Call("sagemaker", "create_endpoint", endpoint_request(config, release)),
+        *(autoscaling_calls(config) if config.scaling_enabled else []),
+    ]
+
+
+def notification_calls(config: DeployConfig, region: str) -> list[Call]:
+    calls = [Call("sns", "create_topic", request) for request in topic_requests(config)]
+    if config.async_inference.notifications.queue:
+        calls.append(Call("sqs", "create_queue", queue_request(config, region)))
+        calls += [Call("sns", "subscribe", request) for request in subscription_requests(config, region)]
+    return calls
+
+
+def autoscaling_calls(config: DeployConfig) -> list[Call]:
+    calls = [
+        Call("application-autoscaling", "register_scalable_target", autoscaling.target_request(config)),
+        Call("application-autoscaling", "put_scaling_policy", autoscaling.target_tracking_policy(config)),
+    ]
+    if autoscaling.settings(config).scale_from_zero.enabled:
+        calls.append(Call("application-autoscaling", "put_scaling_policy", autoscaling.step_policy(config)))
+        alarm = autoscaling.alarm_request(config, autoscaling.STEP_POLICY_ARN)
+        calls.append(Call("cloudwatch", "put_metric_alarm", alarm))
+    calls += [Call("application-autoscaling", "put_scheduled_action", s) for s in autoscaling.schedule_requests(config)]
+    return calls
+
+
+def render(calls: list[Call]) -> str:
+    """Numbered calls with their parameters as JSON, the way boto3 would receive them."""
+    blocks = [
+        f"{index}. {call.service} {call.operation}\n{json.dumps(call.params, indent=2, default=str)}"
+        for index, call in enumerate(calls, 1)
+    ]
+    return "\n\n".join(blocks)
