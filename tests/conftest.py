@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.image.buildah import TIMINGS
 from tests.server import Server
 
 ServerFactory = Callable[..., Server]
@@ -40,3 +41,9 @@ def _servers(log_dir: Path) -> Iterator[ServerFactory]:
     yield start
     for server in started:
         server.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Measured times of the image test (printed, never asserted)."""
+    for line in TIMINGS:
+        terminalreporter.write_line(f"[image-test] {line}")
