@@ -54,13 +54,14 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built() -> Iterator[Built]:
+    buildah = Buildah(store_dir())
     try:
         check_tools()
+        buildah.probe()
     except ToolsMissing as exc:
         if os.environ.get("SDXL_IMAGE_TEST") == "require":
             pytest.fail(f"image test required (SDXL_IMAGE_TEST=require) but {exc}")
         pytest.skip(f"image test skipped: {exc}")
-    buildah = Buildah(store_dir())
     started = time.monotonic()
     base, fresh = ensure_standin_base(buildah)
     TIMINGS.append(f"stand-in base {'built' if fresh else 'cached'}: {time.monotonic() - started:.1f} s ({base})")

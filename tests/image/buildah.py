@@ -55,6 +55,15 @@ class Buildah:
             raise AssertionError(f"buildah {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
 
+    def probe(self) -> None:
+        """Raise ToolsMissing unless buildah can create and mount a container here (not in every sandbox)."""
+        try:
+            container = self.run("from", "scratch", timeout=60).stdout.strip()
+            self.run("mount", container, timeout=60)
+            self.run("rm", container, timeout=60)
+        except (AssertionError, OSError, subprocess.TimeoutExpired) as exc:
+            raise ToolsMissing(f"buildah cannot create and mount a container here: {exc}") from None
+
     def image_ids(self, reference: str) -> list[str]:
         result = self.run("images", "--quiet", "--noheading", reference, check=False)
         return result.stdout.split() if result.returncode == 0 else []

@@ -7,6 +7,7 @@ itself turns a SIGTERM into a kill, so it is not the one to signal).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -93,9 +94,7 @@ class ContainerServer:
     def close(self) -> None:
         if self.proc.poll() is None:
             for pid in reversed(descendants(self.proc.pid)):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             self.proc.kill()
             self.proc.wait(30)
