@@ -9,6 +9,8 @@ PORT   ?= 8080
 # Docker instead). With 1, `make test` installs buildah/debootstrap where it can and runs it.
 IMAGE_TEST ?= 1
 IMAGE_STORE := build/image-test
+IMAGE_TESTS := tests/image tests/test_image.py tests/test_buildspec.py tests/buildspec_standin.py \
+	tests/test_smoke_script.py tests/docker_standin.py
 
 .PHONY: install demo test lint unit clean tiny-model image-tools image-test
 
@@ -34,8 +36,7 @@ demo: $(TINY)/manifest.json  ## serve the tiny SDXL on :$(PORT) and print a work
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy container compile sdxl_inf2 serve.py image tests/image tests/test_image.py tests/test_buildspec.py \
-		tests/buildspec_standin.py
+	$(BIN)/mypy container compile sdxl_inf2 serve.py image $(IMAGE_TESTS)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck scripts/*.sh tests/image/*.sh .ci/run
 
