@@ -10,7 +10,7 @@ PORT   ?= 8080
 IMAGE_TEST ?= 1
 IMAGE_STORE := build/image-test
 IMAGE_TESTS := tests/image tests/test_image.py tests/test_buildspec.py tests/buildspec_standin.py \
-	tests/test_smoke_script.py tests/docker_standin.py
+	tests/test_smoke_script.py tests/docker_standin.py tests/test_pins.py tests/test_dockerfile.py
 
 .PHONY: install demo test lint unit clean tiny-model image-tools image-test
 

@@ -27,11 +27,14 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def protected_versions() -> dict[str, str]:
-    """Installed protected distributions -> the version Python would import."""
-    names = {canonical(d.metadata["Name"]) for d in md.distributions() if d.metadata["Name"]}
-    wanted = sorted(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in PROTECTED))
-    return {name: md.version(name) for name in wanted}
+def protected_versions(path: list[str] | None = None) -> dict[str, str]:
+    """Installed protected distributions -> the version Python imports (the first on the path)."""
+    found: dict[str, str] = {}
+    for dist in md.distributions(path=sys.path if path is None else path):
+        name = canonical(dist.metadata["Name"] or "")
+        if name and name not in found and any(fnmatch.fnmatchcase(name, p) for p in PROTECTED):
+            found[name] = dist.version
+    return dict(sorted(found.items()))
 
 
 def requirements(pyproject: Path) -> list[str]:
@@ -50,11 +53,11 @@ def read_constraints(path: Path) -> dict[str, str]:
     return pins
 
 
-def check(path: Path) -> list[str]:
+def check(constraints: Path, path: list[str] | None = None) -> list[str]:
     """One line per protected distribution that changed or vanished since the constraints were taken."""
-    now = protected_versions()
+    now = protected_versions(path)
     problems = []
-    for name, version in read_constraints(path).items():
+    for name, version in read_constraints(constraints).items():
         if now.get(name) != version:
             problems.append(f"{name}: base had {version}, now {now.get(name, 'missing')}")
     return problems
