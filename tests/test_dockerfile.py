@@ -10,7 +10,6 @@ import fnmatch
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from dockerfile_parse import DockerfileParser
 
@@ -18,19 +17,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DLC = "public.ecr.aws/neuron/pytorch-inference-neuronx:2.8.0-neuronx-py311-sdk2.26.1-ubuntu22.04"
 
 
-def instructions() -> list[dict[str, Any]]:
+def instructions() -> list[tuple[str, str]]:
+    """(instruction, value) for every instruction but comments, in order."""
     parsed = DockerfileParser(path=str(ROOT / "Dockerfile"))
-    return [i for i in parsed.structure if i["instruction"] != "COMMENT"]
+    return [(i["instruction"], i["value"]) for i in parsed.structure if i["instruction"] != "COMMENT"]
 
 
 def values(name: str) -> list[str]:
-    return [i["value"] for i in instructions() if i["instruction"] == name]
+    return [value for kind, value in instructions() if kind == name]
 
 
 def test_base_is_the_neuron_dlc_for_optimum_neuron_0_4_5() -> None:
-    first, second = instructions()[:2]
-    assert (first["instruction"], first["value"]) == ("ARG", f"BASE_IMAGE={DLC}")
-    assert (second["instruction"], second["value"]) == ("FROM", "${BASE_IMAGE}")
+    assert instructions()[:2] == [("ARG", f"BASE_IMAGE={DLC}"), ("FROM", "${BASE_IMAGE}")]
 
 
 def test_sagemaker_contract() -> None:
@@ -48,7 +46,7 @@ def test_no_secrets_in_build_args_or_env() -> None:
 
 
 def test_dependencies_are_installed_before_the_source_is_copied() -> None:
-    steps = [(i["instruction"], i["value"]) for i in instructions()]
+    steps = instructions()
     deps = next(n for n, (kind, value) in enumerate(steps) if kind == "RUN" and "-r requirements.txt" in value)
     first_source = next(n for n, (kind, value) in enumerate(steps) if kind == "COPY" and "container" in value)
     assert deps < first_source
