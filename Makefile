@@ -55,7 +55,7 @@ image-tools:  ## buildah + debootstrap for the image test (as root, apt)
 image-test: $(STAMP) image-tools  ## build the real Dockerfile with buildah on a stand-in base and run serve in it
 	SDXL_IMAGE_TEST=require $(BIN)/pytest -m image tests/test_image.py
 
-clean:
-	-command -v buildah >/dev/null && [ -d $(IMAGE_STORE) ] && buildah --root $(IMAGE_STORE)/storage \
-		--runroot $(IMAGE_STORE)/run --storage-driver vfs rm --all >/dev/null
+clean:  # buildah first unmounts and removes any container left in the image test's store
+	@if command -v buildah >/dev/null && [ -d $(IMAGE_STORE)/storage ]; then \
+		buildah --root $(IMAGE_STORE)/storage --runroot $(IMAGE_STORE)/run --storage-driver vfs rm --all >/dev/null || true; fi
 	rm -rf $(VENV) $(TINY) $(IMAGE_STORE) .pytest_cache .mypy_cache .ruff_cache *.egg-info
