@@ -5,8 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TINY   := model_artifacts/tiny-sdxl
 PORT   ?= 8080
+# IMAGE_TEST=0 leaves the container image test out of `make test` (CodeBuild builds the image with
+# Docker instead). With 1, `make test` installs buildah/debootstrap where it can and runs it.
+IMAGE_TEST ?= 1
+IMAGE_STORE := build/image-test
+IMAGE_TESTS := tests/image tests/test_image.py tests/test_buildspec.py tests/buildspec_standin.py \
+	tests/test_smoke_script.py tests/docker_standin.py tests/test_pins.py tests/test_dockerfile.py
 
-.PHONY: install demo test lint unit clean tiny-model bench soak
+.PHONY: install demo test lint unit clean tiny-model bench soak image-tools image-test
 
 install: $(STAMP)  ## .venv with everything for development and tests
 
@@ -30,10 +36,18 @@ demo: $(TINY)/manifest.json  ## serve the tiny SDXL on :$(PORT) and print a work
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy container compile sdxl_inf2 deploy bench serve.py
+	$(BIN)/mypy container compile sdxl_inf2 deploy bench serve.py image $(IMAGE_TESTS)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/shellcheck scripts/*.sh tests/image/*.sh .ci/run
 
-test: $(STAMP) lint  ## every test (real servers on free loopback ports)
+ifeq ($(IMAGE_TEST),0)
+test: $(STAMP) lint  ## every test (real servers on free loopback ports; the image test unless IMAGE_TEST=0)
+	$(BIN)/pytest -m "not slow and not image"
+else
+test: $(STAMP) lint
+	scripts/image-tools.sh --optional
 	$(BIN)/pytest -m "not slow"
+endif
 
 bench: $(TINY)/manifest.json  ## every benchmark (a few minutes); tables printed, JSON in bench/results/
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
@@ -45,5 +59,13 @@ bench: $(TINY)/manifest.json  ## every benchmark (a few minutes); tables printed
 soak: $(TINY)/manifest.json  ## 10 minutes of steady load: 0 errors, RSS growth < 5% per process
 	$(BIN)/python -m bench.soak --minutes 10
 
-clean:
-	rm -rf $(VENV) $(TINY) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+image-tools:  ## buildah + debootstrap for the image test (as root, apt)
+	scripts/image-tools.sh
+
+image-test: $(STAMP) image-tools  ## build the real Dockerfile with buildah on a stand-in base and run serve in it
+	SDXL_IMAGE_TEST=require $(BIN)/pytest -m image tests/test_image.py
+
+clean:  # buildah first unmounts and removes any container left in the image test's store
+	@if command -v buildah >/dev/null && [ -d $(IMAGE_STORE)/storage ]; then \
+		buildah --root $(IMAGE_STORE)/storage --runroot $(IMAGE_STORE)/run --storage-driver vfs rm --all >/dev/null || true; fi
+	rm -rf $(VENV) $(TINY) $(IMAGE_STORE) .pytest_cache .mypy_cache .ruff_cache *.egg-info

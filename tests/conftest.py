@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.aws import BUCKETS, Aws, moto_server, point_boto3_at
+from tests.image.buildah import TIMINGS
 from tests.server import Server
 
 ServerFactory = Callable[..., Server]
@@ -59,3 +60,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Aws:
     for bucket in BUCKETS:
         account.client("s3").create_bucket(Bucket=bucket)
     return account
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Measured times of the image test (printed, never asserted)."""
+    for line in TIMINGS:
+        terminalreporter.write_line(f"[image-test] {line}")

@@ -1,0 +1,1 @@
+"""Helpers for the image test: buildah driving and the stand-in Neuron base."""
