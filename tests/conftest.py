@@ -60,6 +60,8 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Aws:
     for bucket in BUCKETS:
         account.client("s3").create_bucket(Bucket=bucket)
     return account
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Measured times of the image test (printed, never asserted)."""
     for line in TIMINGS:
