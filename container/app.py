@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, g, request
+from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
 from . import errors
@@ -45,6 +46,7 @@ class Runtime:
 def create_app(runtime: Runtime) -> Flask:
     app = Flask("sdxl_inf2")
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
+    app.config["PROPAGATE_EXCEPTIONS"] = True  # only what handle_error re-raises reaches gunicorn
     app.extensions["sdxl"] = runtime
     app.add_url_rule("/ping", "ping", lambda: ping(runtime), methods=["GET"])
     app.add_url_rule("/invocations", "invocations", lambda: invocations(runtime), methods=["POST"])
@@ -132,6 +134,11 @@ def _timings(job: Job, result: JobResult) -> dict[str, float]:
 
 
 def handle_error(exc: Exception) -> Response:
+    if isinstance(exc, ParseException):
+        # A malformed body (e.g. a bad chunk) leaves the connection unusable: gunicorn answers it
+        # (400, JSON via http_errors) and closes the connection, which a Flask response cannot do.
+        log.info("malformed request body in inference %s: %s", g.get("inference_id"), exc)
+        raise exc
     error = _as_serving_error(exc)
     g.error_type = error.error_type
     if error.inference_id is None and request.path == "/invocations":

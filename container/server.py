@@ -18,6 +18,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from . import http_errors
 from .backends import BackendError, resolve_backend
 from .config import ConfigError, Settings, load_settings
 from .devices import DeviceLayoutError, WorkerSlot, plan_workers
@@ -107,6 +108,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        http_errors.install()
         return make_app(self.plan)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +70,30 @@ def test_any_bytes_and_headers(server: Server, raw: bytes, content_type: str, ac
 @given(size=st.integers(min_value=0, max_value=3 * 2**20), byte=st.binary(min_size=1, max_size=1))
 def test_any_size(server: Server, size: int, byte: bytes) -> None:
     check(server.invoke(data=byte * size))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked"
+        b"\r\n\r\nzz\r\n",
+        b"GARBAGE\r\n\r\n",
+        b"POST /invocations HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(200)) + b"\r\n",
+    ],
+    ids=["header-too-large", "bad-chunk", "bad-request-line", "too-many-headers"],
+)
+def test_malformed_http_gets_a_json_error(server: Server, raw: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(raw)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    length = int(next(line for line in head.split(b"\r\n") if line.startswith(b"Content-Length:")).split()[1])
+    assert head.split()[1].startswith(b"4"), head
+    assert b"Content-Type: application/json" in head and b"Connection: close" in head
+    assert json.loads(rest[:length])["error"]["type"] == "bad_http_request"
 
 
 def test_server_and_worker_survived(server: Server) -> None:
