@@ -3,8 +3,10 @@
 diskcache keeps the index in SQLite and every entry in its own file (`disk_min_file_size=0`, so a
 damaged entry is one damaged file, and large images never bloat the database). Its volume - entry
 files plus the SQLite database - is held at or under SDXL_CACHE_MAX_BYTES after every write: `set`
-culls up to ten least-recently-used entries when over the bound, and `cull()` then removes more,
-ten at a time, until it is under. A read marks the entry used (one SQLite update).
+evicts the least recently used entry when the bound is reached (`cull_limit=1`: one out, one in, as
+entries of one deployment are of similar size), and should that not suffice, `cull()` evicts more,
+ten at a time (diskcache's fixed step), until the volume is under the bound. A read marks the entry
+used (one SQLite update).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class DiskStore:
             timeout=LOCK_TIMEOUT_S,
             size_limit=max_bytes,
             eviction_policy="least-recently-used",
+            cull_limit=1,
             disk_min_file_size=0,
             statistics=False,
         )
