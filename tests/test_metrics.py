@@ -3,12 +3,13 @@ proof that the usage-rate policy deploy builds reads exactly what the container 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from container import metrics as emitted
-from container.config import Settings
+from container.config import ConfigError, Settings, load_settings
 from deploy import metrics as policy_names
 from deploy.autoscaling import usage_rate_metrics
 from deploy.config import parse_config
@@ -16,6 +17,7 @@ from tests.aws import EXAMPLE
 from tests.conftest import ServerFactory
 from tests.emf import datapoints, emf_documents, metric_sum, wait_documents
 from tests.server import FAKE, Server, request_log, wait_entries
+from tests.test_server_lifecycle import assert_one_line_error, run_serve
 
 JSON = {"Accept": "application/json"}
 DIMENSIONS = {"EndpointName": "sdxl-test", "VariantName": "blue"}
@@ -53,6 +55,7 @@ def server(servers: ServerFactory, tiny_model: Path, tmp_path: Path) -> Server:
 
 
 def test_a_generated_request_carries_every_metric_with_its_unit_and_dimensions(server: Server) -> None:
+    assert "AWS_EMF_ENVIRONMENT" not in os.environ  # the server itself picks the stdout sink
     response = server.invoke({"prompt": "a cat", "seed": 1}, headers={**JSON, "X-Amzn-SageMaker-Inference-Id": "m-1"})
     body = response.json()
     wait_documents(server, 1)
@@ -164,3 +167,26 @@ def test_the_usage_rate_policy_reads_exactly_what_the_container_emits(
     ]
     assert stat["Stat"] == "Sum" and sum(p.value for p in matching) == 3  # one per request
     assert m1["MetricStat"]["Metric"]["Namespace"] == "/aws/sagemaker/Endpoints"  # SageMaker's, not ours
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"SDXL_METRICS": "maybe"}, ["SDXL_METRICS=", "'on' or 'off'"]),
+        ({"SDXL_METRICS_NAMESPACE": "a b"}, ["SDXL_METRICS_NAMESPACE=", "letters, digits"]),
+        ({"SDXL_METRICS_ENDPOINT_NAME": ":x"}, ["SDXL_METRICS_ENDPOINT_NAME=", "not starting with ':'"]),
+        ({"SDXL_CACHE_S3_URI": "https://bucket/x"}, ["SDXL_CACHE_S3_URI=", "s3://bucket/prefix/"]),
+        ({"SDXL_CACHE_MAX_BYTES": "10"}, ["SDXL_CACHE_MAX_BYTES=", "65536"]),
+        ({"SDXL_CACHE_S3_TIMEOUT_S": "0"}, ["SDXL_CACHE_S3_TIMEOUT_S="]),
+    ],
+)
+def test_bad_metric_and_cache_settings_are_one_line_naming_the_variable(env: dict[str, str], words: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = str(caught.value)
+    assert "\n" not in message and all(word in message for word in words), message
+
+
+def test_a_bad_setting_stops_serve_in_one_line(tiny_model: Path) -> None:
+    result = run_serve("--model-dir", str(tiny_model), env={"SDXL_METRICS_NAMESPACE": "no spaces allowed"})
+    assert_one_line_error(result, "SDXL_METRICS_NAMESPACE")
