@@ -48,14 +48,14 @@ def test_a_hit_is_byte_identical_to_the_miss_that_filled_it(
 
 
 def test_a_hit_is_served_while_every_worker_is_busy(servers: ServerFactory, tiny_model: Path, tmp_path: Path) -> None:
-    server = start(servers, tiny_model, tmp_path / "cache", SDXL_WORKERS="1", FAKE_GENERATE_S="3")
+    server = start(servers, tiny_model, tmp_path / "cache", SDXL_WORKERS="1", FAKE_GENERATE_S="2")
     filled = server.invoke(CAT)
     wait_entries(tmp_path / "cache", 1)
     with ThreadPoolExecutor(1) as pool:
         long = pool.submit(server.invoke, {"prompt": "slow", "seed": 1})
         while server.ping().json()["slots"][0]["state"] != "busy":
             time.sleep(0.02)
-        hit = server.invoke(CAT, timeout=2.5)  # the only worker has ~3 s of work left
+        hit = server.invoke(CAT, timeout=1.5)  # the only worker has ~2 s of work left
         assert not long.done()  # answered while that worker was still busy
         assert (hit.status_code, hit.headers["X-Cache"], hit.content) == (200, "hit", filled.content)
         assert long.result().status_code == 200
