@@ -82,28 +82,32 @@ def invocations(runtime: Runtime) -> Response:
     params = resolve(prompt, fields, runtime.model, plan.output_format)
     check_image_count(plan, params.num_images)
     g.params = params
-    key = runtime.cache.key_for(params, seeded=fields.seed is not None) if runtime.cache else None
-    cached = _cached(runtime, key) if key else None
+    cache = runtime.cache
+    key = cache.key_for(params, seeded=fields.seed is not None) if cache else None
+    cached = _lookup(cache, key) if cache and key else None
     if cached is not None:  # answered here: no worker, no queue
-        return _image_response(plan, params, Served(cached, None, {"cache": g.cache_ms}, "hit"))
-    g.cache = "miss" if key else "off"
-    job = runtime.pool.submit(Job(params, g.inference_id, runtime.settings.request_timeout_s))
-    g.job = job
-    result = job.wait()
-    if key:
-        g.cache_fill = (key, result.images)  # written after the response is sent
-    timings = {"queue": job.queue_ms(), **result.timings_ms}
-    if key:
-        timings["cache"] = g.cache_ms
-    return _image_response(plan, params, Served(result.images, result.worker, timings, g.cache))
+        served = Served(cached, None, {"cache": g.cache_ms}, "hit")
+    else:
+        served = _generate(runtime, params, key)
+    return _image_response(plan, params, served)
 
 
-def _cached(runtime: Runtime, key: str) -> list[bytes] | None:
-    assert runtime.cache is not None
+def _lookup(cache: ResultCache, key: str) -> list[bytes] | None:
     started = time.monotonic()
-    found = runtime.cache.lookup(key)
+    found = cache.lookup(key)
     g.cache_ms = (time.monotonic() - started) * 1e3
     return found.images
+
+
+def _generate(runtime: Runtime, params: GenerationParams, key: str | None) -> Served:
+    g.cache = "miss" if key else "off"
+    job = g.job = runtime.pool.submit(Job(params, g.inference_id, runtime.settings.request_timeout_s))
+    result = job.wait()
+    timings = {"queue": job.queue_ms(), **result.timings_ms}
+    if key:
+        g.cache_fill = (key, result.images)  # written after the response is sent
+        timings["cache"] = g.cache_ms
+    return Served(result.images, result.worker, timings, g.cache)
 
 
 def _json_body() -> Any:
