@@ -16,8 +16,11 @@ from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
 from . import errors
+from .cache import ResultCache
 from .config import Settings
-from .jobs import Job, JobResult
+from .finish import CUSTOM_ATTRIBUTES, finish_request
+from .jobs import Job
+from .metrics import MetricsEmitter
 from .modeldir import ModelInfo
 from .negotiation import JSON, ResponsePlan, check_image_count, negotiate
 from .pool import WorkerPool
@@ -25,7 +28,6 @@ from .schema import GenerationParams, parse_request, resolve
 
 log = logging.getLogger("sdxl.request")
 INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
-CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 _VALID_ID = re.compile(r"[\x21-\x7e]{1,64}")
 _HTTP_ERRORS: dict[int, type[errors.ServingError]] = {
     400: errors.BadRequest,
@@ -41,6 +43,8 @@ class Runtime:
     model: ModelInfo
     backend: str
     pool: WorkerPool
+    cache: ResultCache | None = None
+    metrics: MetricsEmitter | None = None
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -52,7 +56,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.add_url_rule("/invocations", "invocations", lambda: invocations(runtime), methods=["POST"])
     app.register_error_handler(Exception, handle_error)
     app.before_request(_start_request)
-    app.after_request(_log_request)
+    app.after_request(lambda response: finish_request(response, runtime))
     return app
 
 
@@ -80,10 +84,32 @@ def invocations(runtime: Runtime) -> Response:
     params = resolve(prompt, fields, runtime.model, plan.output_format)
     check_image_count(plan, params.num_images)
     g.params = params
-    job = runtime.pool.submit(Job(params, g.inference_id, runtime.settings.request_timeout_s))
-    g.job = job
+    cache = runtime.cache
+    key = cache.key_for(params, seeded=fields.seed is not None) if cache else None
+    cached = _lookup(cache, key) if cache and key else None
+    if cached is not None:  # answered here: no worker, no queue
+        served = Served(cached, None, {"cache": g.cache_ms}, "hit")
+    else:
+        served = _generate(runtime, params, key)
+    return _image_response(plan, params, served)
+
+
+def _lookup(cache: ResultCache, key: str) -> list[bytes] | None:
+    started = time.monotonic()
+    found = cache.lookup(key)
+    g.cache_ms = (time.monotonic() - started) * 1e3
+    return found.images
+
+
+def _generate(runtime: Runtime, params: GenerationParams, key: str | None) -> Served:
+    g.cache = "miss" if key else "off"
+    job = g.job = runtime.pool.submit(Job(params, g.inference_id, runtime.settings.request_timeout_s))
     result = job.wait()
-    return _image_response(plan, params, job, result)
+    timings = {"queue": job.queue_ms(), **result.timings_ms}
+    if key:
+        g.cache_fill = (key, result.images)  # written after the response is sent
+        timings["cache"] = g.cache_ms
+    return Served(result.images, result.worker, timings, g.cache)
 
 
 def _json_body() -> Any:
@@ -104,33 +130,42 @@ def _read_body(limit: int) -> bytes:
     return bytes(data)
 
 
-def _image_response(plan: ResponsePlan, params: GenerationParams, job: Job, result: JobResult) -> Response:
-    timings = _timings(job, result)
-    g.timings = timings
+@dataclass(frozen=True)
+class Served:
+    """Images for a response and where they came from."""
+
+    images: list[bytes]
+    worker: int | None
+    timings_ms: dict[str, float]
+    cache: str  # hit | miss | off
+
+
+def _image_response(plan: ResponsePlan, params: GenerationParams, served: Served) -> Response:
+    timings = {**served.timings_ms, "total": (time.monotonic() - g.started) * 1e3}
+    timings = g.timings = {k: round(v, 2) for k, v in timings.items()}
+    g.images = len(served.images) if served.cache != "hit" else 0
+    g.cache = served.cache
+    inference_id = g.inference_id
     headers = {
         "X-Seed": str(params.seed),
-        "X-Inference-Id": job.inference_id,
-        CUSTOM_ATTRIBUTES: f"seed={params.seed},inference_id={job.inference_id}",
+        "X-Inference-Id": inference_id,
+        "X-Cache": served.cache,
+        CUSTOM_ATTRIBUTES: f"seed={params.seed},inference_id={inference_id},cache={served.cache}",
         "Server-Timing": ", ".join(f"{name};dur={ms}" for name, ms in timings.items()),
     }
     if not plan.as_json:
-        return Response(result.images[0], 200, mimetype=plan.mimetype, headers=headers)
+        return Response(served.images[0], 200, mimetype=plan.mimetype, headers=headers)
     body = {
-        "images": [base64.b64encode(img).decode("ascii") for img in result.images],
+        "images": [base64.b64encode(img).decode("ascii") for img in served.images],
         "format": params.output_format,
         "seed": params.seed,
         "parameters": params.echo(),
         "timings_ms": timings,
-        "inference_id": job.inference_id,
-        "worker": result.worker,
+        "inference_id": inference_id,
+        "worker": served.worker,
+        "cache": served.cache,
     }
     return _json(body, 200, headers)
-
-
-def _timings(job: Job, result: JobResult) -> dict[str, float]:
-    total = (time.monotonic() - job.submitted) * 1e3
-    timings = {"queue": job.queue_ms(), **result.timings_ms, "total": total}
-    return {k: round(v, 2) for k, v in timings.items()}
 
 
 def handle_error(exc: Exception) -> Response:
@@ -168,34 +203,6 @@ def _start_request() -> None:
     g.started = time.monotonic()
     given = request.headers.get(INFERENCE_ID, "")
     g.inference_id = given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
-
-
-def _log_request(response: Response) -> Response:
-    """One JSON line per request, written after the response has been sent (off the latency path)."""
-    if request.path == "/ping":
-        return response
-    job: Job | None = g.get("job")
-    entry: dict[str, Any] = {
-        "inference_id": g.get("inference_id"),
-        "method": request.method,
-        "path": request.path,
-        "status": response.status_code,
-        "bytes": response.content_length,
-        "custom_attributes": request.headers.get(CUSTOM_ATTRIBUTES),
-        "worker": job.worker if job else None,
-        "timings_ms": g.get("timings") or {"total": round((time.monotonic() - g.started) * 1e3, 2)},
-        "error": g.get("error_type"),
-    }
-    params: GenerationParams | None = g.get("params")
-    log_prompts = request_runtime().settings.log_prompts
-    response.call_on_close(lambda: _emit_request_log(entry, params, log_prompts))
-    return response
-
-
-def _emit_request_log(entry: dict[str, Any], params: GenerationParams | None, log_prompts: bool) -> None:
-    if params is not None:
-        entry["parameters"] = params.echo(include_prompts=log_prompts)
-    log.info("request", extra=entry)
 
 
 def request_runtime() -> Runtime:

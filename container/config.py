@@ -7,13 +7,22 @@ variable, never a traceback. SageMaker's own variables keep their names; ours ar
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 DEFAULT_MODEL_DIR = Path("/opt/ml/model")
+# field -> (pattern, what a user should write): what CloudWatch accepts for a namespace and a
+# dimension value (aws-embedded-metrics' validator applies the same rules), and an S3 prefix.
+_FORMS = {
+    "metrics_namespace": (r"[a-zA-Z0-9._#:/-]{1,255}", "letters, digits and . _ # : / -, at most 255"),
+    "metrics_endpoint_name": (r"[\x21-\x39\x3b-\x7e][\x20-\x7e]{0,254}", "printable ASCII, not starting with ':'"),
+    "metrics_variant_name": (r"[\x21-\x39\x3b-\x7e][\x20-\x7e]{0,254}", "printable ASCII, not starting with ':'"),
+    "cache_s3_uri": (r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", "s3://bucket/prefix/"),
+}
 
 
 class ConfigError(Exception):
@@ -46,6 +55,14 @@ class Settings(BaseModel):
     default_quality: int = Field(90, ge=1, le=100, alias="SDXL_DEFAULT_QUALITY")
     http_threads: int | None = Field(None, ge=2, le=4096, alias="SDXL_HTTP_THREADS")
     keepalive_s: int = Field(75, ge=0, le=3600, alias="SDXL_KEEPALIVE_S")
+    metrics: Literal["on", "off"] = Field("on", alias="SDXL_METRICS")
+    metrics_namespace: str = Field("SdxlInf2", alias="SDXL_METRICS_NAMESPACE")
+    metrics_endpoint_name: str = Field("unknown", alias="SDXL_METRICS_ENDPOINT_NAME")
+    metrics_variant_name: str = Field("AllTraffic", alias="SDXL_METRICS_VARIANT_NAME")
+    cache_dir: Path | None = Field(None, alias="SDXL_CACHE_DIR")
+    cache_max_bytes: int = Field(2 * 1024**3, ge=64 * 1024, alias="SDXL_CACHE_MAX_BYTES")
+    cache_s3_uri: str | None = Field(None, alias="SDXL_CACHE_S3_URI")
+    cache_s3_timeout_s: float = Field(2.0, gt=0, le=60, alias="SDXL_CACHE_S3_TIMEOUT_S")
 
     @field_validator("backend")
     @classmethod
@@ -53,6 +70,18 @@ class Settings(BaseModel):
         if value in ("auto", "neuron", "torch", "simulated") or ":" in value:
             return value
         raise ValueError("expected auto, neuron, torch, simulated, or module:Class")
+
+    @field_validator(*_FORMS)
+    @classmethod
+    def _in_form(cls, value: str | None, info: ValidationInfo) -> str | None:
+        pattern, form = _FORMS[str(info.field_name)]
+        if value is not None and not re.fullmatch(pattern, value):
+            raise ValueError(f"expected {form}")
+        return value
+
+    @property
+    def cache_enabled(self) -> bool:
+        return self.cache_dir is not None or self.cache_s3_uri is not None
 
     def threads_for(self, workers: int) -> int:
         """Enough HTTP threads that every queued and running request holds one and /ping still has some."""
@@ -70,7 +99,8 @@ def load_settings(environ: Mapping[str, str] | None = None, model_dir: Path | No
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
-        raise ConfigError(f"{name}={values.get(name)!r}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}={values.get(name)!r}: {message}") from None
 
 
 _ALIASES = {field.alias for field in Settings.model_fields.values() if field.alias}

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,28 @@ class ServePlan:
             neuron_visible_cores=settings.neuron_visible_cores,
             cuda_visible_devices=settings.cuda_visible_devices,
         )
+        check_cache_dir(settings)
         return cls(settings, model, backend, slots)
+
+
+def check_cache_dir(settings: Settings) -> None:
+    """Fail at start, in one line, on a cache folder that cannot be written (not on the first request)."""
+    if settings.cache_dir is None:
+        return
+    try:
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=settings.cache_dir):
+            pass
+    except OSError as exc:
+        where = str(settings.cache_dir)
+        raise ConfigError(f"SDXL_CACHE_DIR={where!r}: not a writable folder ({exc.strerror})") from None
 
 
 def make_app(plan: ServePlan) -> Any:
     """Runs in the front worker after fork: builds the pool (spawning the model workers) and the app."""
     from .app import Runtime, create_app
+    from .cache import build_cache
+    from .metrics import MetricsEmitter
     from .pool import WorkerPool
     from .worker import WorkerConfig
 
@@ -68,7 +85,9 @@ def make_app(plan: ServePlan) -> Any:
         )
 
     pool = WorkerPool(plan.settings, plan.slots, config_for)
-    app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool))
+    cache = build_cache(plan.settings, plan.model, plan.backend, plan.slots[0].device)
+    metrics = MetricsEmitter.from_settings(plan.settings)
+    app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool, cache, metrics))
     pool.start()
     return app
 
@@ -78,6 +97,8 @@ def _stop_pool(_server: Any, worker: Any) -> None:
     runtime = app.extensions.get("sdxl") if app is not None else None
     if runtime is not None:
         runtime.pool.stop(timeout_s=2.0)
+        if runtime.cache is not None:
+            runtime.cache.close()  # finishes the writes already queued
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

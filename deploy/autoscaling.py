@@ -64,21 +64,25 @@ def usage_rate_expression(seconds_per_image: float, workers_per_instance: int) -
 
 def usage_rate_metrics(config: DeployConfig) -> list[TargetTrackingMetricDataQueryTypeDef]:
     expression = usage_rate_expression(settings(config).usage_rate.seconds_per_image, config.workers)
+    instances = (metrics.INSTANCE_NAMESPACE, metrics.INSTANCE_COUNT_METRIC, metrics.INSTANCE_COUNT_STAT)
+    requests = (config.container_metric_namespace, metrics.REQUESTS_METRIC, metrics.REQUESTS_STAT)
+    # m1 is SageMaker's, dimensioned by the real names; m2 by whatever the container was told to emit
+    env = config.container_environment
+    container_names = (env[metrics.ENDPOINT_SETTING], env[metrics.VARIANT_SETTING])
     return [
-        _metric_query(
-            "m1", metrics.INSTANCE_NAMESPACE, metrics.INSTANCE_COUNT_METRIC, metrics.INSTANCE_COUNT_STAT, config
-        ),
-        _metric_query("m2", metrics.CONTAINER_NAMESPACE, metrics.REQUESTS_METRIC, metrics.REQUESTS_STAT, config),
+        _metric_query("m1", *instances, (config.name, config.variant_name)),
+        _metric_query("m2", *requests, container_names),
         {"Id": "e1", "Expression": expression, "Label": "usage rate", "ReturnData": True},  # only the last returns data
     ]
 
 
 def _metric_query(
-    query_id: str, namespace: str, name: str, stat: str, config: DeployConfig
+    query_id: str, namespace: str, name: str, stat: str, endpoint_variant: tuple[str, str]
 ) -> TargetTrackingMetricDataQueryTypeDef:
+    endpoint, variant = endpoint_variant
     dimensions: list[TargetTrackingMetricDimensionTypeDef] = [
-        {"Name": metrics.ENDPOINT_DIMENSION, "Value": config.name},
-        {"Name": metrics.VARIANT_DIMENSION, "Value": config.variant_name},
+        {"Name": metrics.ENDPOINT_DIMENSION, "Value": endpoint},
+        {"Name": metrics.VARIANT_DIMENSION, "Value": variant},
     ]
     metric: TargetTrackingMetricTypeDef = {"Namespace": namespace, "MetricName": name, "Dimensions": dimensions}
     return {"Id": query_id, "MetricStat": {"Metric": metric, "Stat": stat}, "ReturnData": False}

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from . import metrics
 from .errors import ConfigError
 
 _HINTS: dict[str, str] = {}  # pattern -> what a user should write instead
@@ -59,6 +60,8 @@ Topic = Annotated[
 ]
 Seconds = Annotated[int, Field(ge=60, le=3600)]
 
+# A model package version's container holds at most 16 environment entries (the Model Registry's limit).
+MAX_ENVIRONMENT = 16
 # One model worker per Inferentia2 chip (see the README's worker layout).
 WORKERS_BY_INSTANCE_TYPE = {"ml.inf2.xlarge": 1, "ml.inf2.8xlarge": 1, "ml.inf2.24xlarge": 6, "ml.inf2.48xlarge": 12}
 
@@ -172,7 +175,7 @@ class DeployConfig(Section):
     container_startup_health_check_timeout_s: Seconds = 1800
     model_data_download_timeout_s: Seconds = 1200
     inference_ami_version: str | None = None
-    environment: dict[str, str] = Field({}, max_length=16)
+    environment: dict[str, str] = Field({}, max_length=MAX_ENVIRONMENT)
     tags: dict[str, str] = {}
     async_inference: AsyncInference
     registry: Registry | None = None
@@ -185,6 +188,38 @@ class DeployConfig(Section):
         if self.workers_per_instance is None and self.instance_type not in WORKERS_BY_INSTANCE_TYPE:
             raise ValueError(f"workers_per_instance: required for {self.instance_type} (no default for it)")
         return self
+
+    @model_validator(mode="after")
+    def _environment_fits(self) -> DeployConfig:
+        added = len(self.container_environment) - len(self.environment)
+        if added and len(self.container_environment) > MAX_ENVIRONMENT:
+            raise ValueError(
+                f"environment: at most {MAX_ENVIRONMENT - added} entries: deploy adds {metrics.ENDPOINT_SETTING} "
+                f"and {metrics.VARIANT_SETTING} (the Model Registry allows {MAX_ENVIRONMENT})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _usage_rate_has_its_metric(self) -> DeployConfig:
+        scaling = self.autoscaling
+        usage_rate = scaling is not None and scaling.enabled and scaling.policy == "usage-rate"
+        if usage_rate and self.environment.get(metrics.SWITCH_SETTING) == "off":
+            raise ValueError(
+                f"environment: {metrics.SWITCH_SETTING}=off leaves the usage-rate policy without its metric "
+                f"({metrics.REQUESTS_METRIC}); use autoscaling.policy: backlog, or turn the metrics on"
+            )
+        return self
+
+    @property
+    def container_environment(self) -> dict[str, str]:
+        """The container's environment: `environment`, plus the metric dimension values the usage-rate
+        policy reads (this endpoint and variant) unless `environment` sets its own."""
+        dimensions = {metrics.ENDPOINT_SETTING: self.name, metrics.VARIANT_SETTING: self.variant_name}
+        return {**dimensions, **self.environment}
+
+    @property
+    def container_metric_namespace(self) -> str:
+        return self.container_environment.get(metrics.NAMESPACE_SETTING, metrics.CONTAINER_NAMESPACE)
 
     @property
     def workers(self) -> int:

@@ -67,10 +67,11 @@ def build_release(config: DeployConfig, region: str) -> Release:
 
 
 def container_definition(config: DeployConfig) -> ContainerDefinitionTypeDef:
-    definition: ContainerDefinitionTypeDef = {"Image": config.image_uri, "ModelDataUrl": config.model_data_url}
-    if config.environment:
-        definition["Environment"] = dict(config.environment)
-    return definition
+    return {
+        "Image": config.image_uri,
+        "ModelDataUrl": config.model_data_url,
+        "Environment": config.container_environment,
+    }
 
 
 def production_variant(config: DeployConfig, model_name: str) -> ProductionVariantTypeDef:

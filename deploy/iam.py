@@ -15,10 +15,12 @@ from .naming import arn, ecr_repository, log_group, split_s3
 from .notifications import subscribed_topics
 
 Statement = dict[str, Any]
+CACHE_S3_SETTING = "SDXL_CACHE_S3_URI"  # the container's shared result cache (README "Metrics, cache and cost")
 
 
 def execution_role_policy(config: DeployConfig, region: str) -> dict[str, Any]:
-    statements = [*_ecr(config), _model_artifact(config), *_async_data(config), *_logs(config, region), _metrics()]
+    statements = [*_ecr(config), _model_artifact(config), *_async_data(config), *_logs(config, region)]
+    statements += [_metrics(config), *_result_cache(config)]
     topics = subscribed_topics(config, region)
     if topics:
         statements.append(_allow("PublishResultNotifications", ["sns:Publish"], topics))
@@ -94,13 +96,32 @@ def _logs(config: DeployConfig, region: str) -> list[Statement]:
     ]
 
 
-def _metrics() -> Statement:
+def _metrics(config: DeployConfig) -> Statement:
     # AWS's documented CreateModel execution-role policy includes PutMetricData; PutMetricData has no
     # resource ARNs, so the namespace condition is the narrowest scope: the endpoint's instance
     # metrics and the container's own namespace (should it ever publish directly rather than via EMF).
-    namespaces = [metrics.INSTANCE_NAMESPACE, metrics.CONTAINER_NAMESPACE]
+    namespaces = [metrics.INSTANCE_NAMESPACE, config.container_metric_namespace]
     condition = {"StringEquals": {"cloudwatch:namespace": namespaces}}
     return _allow("EndpointMetrics", ["cloudwatch:PutMetricData"], "*", condition)
+
+
+def _result_cache(config: DeployConfig) -> list[Statement]:
+    """Read, write and drop (corrupt) entries under SDXL_CACHE_S3_URI. ListBucket on the prefix too:
+    without it S3 answers a missing key with 403 rather than 404, and every miss reads as a failure."""
+    uri = config.container_environment.get(CACHE_S3_SETTING)
+    if not uri:
+        return []
+    bucket, key = split_s3(_prefix(uri))
+    entries = f"arn:{config.partition}:s3:::{bucket}/{key}*"
+    return [
+        _allow("ResultCacheEntries", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], entries),
+        _allow(
+            "ResultCacheList",
+            ["s3:ListBucket"],
+            f"arn:{config.partition}:s3:::{bucket}",
+            {"StringLike": {"s3:prefix": [f"{key}*"]}},
+        ),
+    ]
 
 
 def _kms(key_arn: str) -> Statement:

@@ -1,8 +1,9 @@
 """The CloudWatch metrics the autoscaling policies read: the one place that names them.
 
-The container's request metric is emitted by the container itself (as CloudWatch Embedded Metric
-Format on stdout, a later issue); whatever emits it must use exactly these names, or the usage-rate
-policy sees no data and never scales out.
+The container's request metric is emitted by the container itself (CloudWatch Embedded Metric
+Format on stdout, container/metrics.py); it must use exactly these names, or the usage-rate policy
+sees no data and never scales out. tests/test_metrics.py checks both sides against each other and
+against what a real server prints.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ CONTAINER_NAMESPACE = "SdxlInf2"
 REQUESTS_METRIC = "NumberOfInferenceRequests"
 ENDPOINT_DIMENSION = "EndpointName"
 VARIANT_DIMENSION = "VariantName"
+# The container reads the namespace and the two dimension values from these settings; deploy sets
+# the dimension values to the endpoint and variant names unless `environment` gives its own.
+NAMESPACE_SETTING = "SDXL_METRICS_NAMESPACE"
+ENDPOINT_SETTING = "SDXL_METRICS_ENDPOINT_NAME"
+VARIANT_SETTING = "SDXL_METRICS_VARIANT_NAME"
+SWITCH_SETTING = "SDXL_METRICS"  # "off" stops the container's metrics
 # Sum, not the seed's SampleCount: equal while each datapoint is one request, and still right if
 # the container ever emits batched counts.
 REQUESTS_STAT = "Sum"

@@ -48,9 +48,8 @@ def inference_specification(config: DeployConfig) -> InferenceSpecificationTypeD
     container: ModelPackageContainerDefinitionTypeDef = {
         "Image": config.image_uri,
         "ModelDataUrl": config.model_data_url,
+        "Environment": config.container_environment,
     }
-    if config.environment:
-        container["Environment"] = dict(config.environment)
     return {
         "Containers": [container],
         "SupportedContentTypes": CONTENT_TYPES,

@@ -132,3 +132,12 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def wait_entries(cache_dir: Path, count: int, timeout: float = 5.0) -> list[Path]:
+    """The result cache's entry files once there are `count` (written just after each response)."""
+    deadline = time.monotonic() + timeout
+    while len(found := sorted(cache_dir.rglob("*.val"))) != count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(found) == count, f"{len(found)} cache entries in {cache_dir}, expected {count}"
+    return found

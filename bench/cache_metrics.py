@@ -1,0 +1,95 @@
+"""bench/cache_metrics: what the result cache and the EMF metrics cost one request, in the front.
+
+In-process, median of many calls: the cache key, a disk lookup that misses, a disk hit (read, LRU
+update and checksum) for a small and an SDXL-sized (1.5 MB) PNG, and one request's EMF documents
+through aws-embedded-metrics (flush_sync) against its bare serializer. The latency path pays the key
+and the lookup; metrics and cache writes run after the response is sent (they cost CPU, not latency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import io
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.harness import median, save, table
+from container.cache.disk import DiskStore
+from container.cache.entry import pack, unpack
+from container.cache.key import request_key
+from container.metrics import MetricsEmitter, RequestOutcome
+from container.schema import GenerationParams
+
+PARAMS = GenerationParams("a photo of a cat", None, None, None, 30, 5.0, 42, 1024, 1024, 1, "default", "png", None)
+TIMINGS = {"queue": 1.0, "inference": 9700.0, "encode": 40.0, "total": 9742.0}
+OUTCOME = RequestOutcome("id", 200, "miss", None, 1, TIMINGS)
+Rows = list[tuple[str, float]]
+
+
+def per_call_us(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return median(times) * 1e6
+
+
+def serializer_only() -> None:
+    from aws_embedded_metrics.logger.metrics_context import MetricsContext
+    from aws_embedded_metrics.serializers.log_serializer import LogSerializer
+
+    context = MetricsContext("SdxlInf2")
+    context.set_dimensions([{"EndpointName": "e", "VariantName": "v"}])
+    for name in ("NumberOfInferenceRequests", "CacheHits", "CacheMisses", "ImagesGenerated"):
+        context.put_metric(name, 1, "Count")
+    for name in ("QueueTime", "InferenceLatency", "EncodeTime", "RequestLatency"):
+        context.put_metric(name, 1.0, "Milliseconds")
+    for line in LogSerializer.serialize(context):
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def cache_rows(repeat: int) -> Rows:
+    rows = [("cache key (sha256 of the resolved request)", per_call_us(lambda: request_key(PARAMS, "f" * 64), repeat))]
+    with tempfile.TemporaryDirectory() as folder:
+        store = DiskStore(Path(folder), 1 << 30)
+        rows.append(("disk lookup, miss", per_call_us(lambda: store.get("absent"), repeat)))
+        for label, size in (("20 KB", 20_000), ("1.5 MB", 1_500_000)):
+            blob = pack([os.urandom(size)])
+            store.put(label, blob)
+            read_us = per_call_us(functools.partial(store.get, label), repeat // 4)
+            rows.append((f"disk lookup, hit, {label} (read + LRU update)", read_us))
+            rows.append((f"checksum check, {label}", per_call_us(functools.partial(unpack, blob), repeat // 4)))
+        store.close()
+    return rows
+
+
+def metrics_rows(repeat: int) -> Rows:
+    emitter = MetricsEmitter("SdxlInf2", "e", "v")
+    with contextlib.redirect_stdout(io.StringIO()):
+        library = per_call_us(lambda: emitter.emit(OUTCOME), repeat)
+        serializer = per_call_us(serializer_only, repeat)
+    return [
+        ("EMF, one request (aws-embedded-metrics flush_sync)", library),
+        ("EMF, one request (its serializer only)", serializer),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=2000)
+    args = parser.parse_args()
+    rows = cache_rows(args.repeat) + metrics_rows(args.repeat)
+    print(table(["step", "median us"], [[name, round(us, 1)] for name, us in rows]))
+    save("cache_metrics", {"rows": [{"step": name, "median_us": us} for name, us in rows]})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Cache keys: the fully resolved request plus everything else that decides the image bytes.
+
+A key is the sha256 of the request's GenerationParams (defaults filled, so the flat and Hugging Face
+shapes, aliases and explicit defaults of the same request share a key) and of the model fingerprint:
+the artifact's manifest digest (its files' checksums, so a new model never serves old images), the
+backend and device that render it, and the encoder settings that turn pixels into bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Any
+
+from ..config import Settings
+from ..manifest import Manifest
+from ..schema import GenerationParams
+
+KEY_VERSION = 1  # bump when the key's inputs or the entry format change
+
+
+def manifest_digest(manifest: Manifest) -> str:
+    return _sha256(manifest.model_dump(mode="json"))
+
+
+def model_fingerprint(manifest: Manifest, backend: str, device: str, settings: Settings) -> str:
+    return _sha256(
+        {
+            "version": KEY_VERSION,
+            "manifest": manifest_digest(manifest),
+            "backend": backend,
+            "device": device,
+            "png_compress_level": settings.png_compress_level,
+            "default_quality": settings.default_quality,
+        }
+    )
+
+
+def request_key(params: GenerationParams, fingerprint: str) -> str:
+    return _sha256({"model": fingerprint, "params": asdict(params)})
+
+
+def _sha256(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,173 @@
+"""The result cache the front consults before it queues a request.
+
+Only requests that gave a seed are cached (without one the image is random by contract). Lookups go
+through the tiers in order (local disk, then S3); an S3 hit is copied to the disk tier. A corrupt
+entry is deleted and reads as a miss, so the request is regenerated and the entry rewritten. Writes
+run on one background thread after the response is sent, through a bounded queue: when the queue
+is full the write is dropped (a cache may forget), never the request delayed. Any tier failure
+(S3 down, disk full, a locked database) is a miss plus a warning at most once a minute per tier and
+operation.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..config import Settings
+from ..modeldir import ModelInfo
+from ..schema import GenerationParams
+from .entry import CorruptEntry, pack, unpack
+from .key import model_fingerprint, request_key
+
+log = logging.getLogger("sdxl.cache")
+WRITE_QUEUE = 64  # pending writes; each holds one response's images in memory
+WARN_EVERY_S = 60.0
+
+
+class Store(Protocol):
+    name: str
+
+    def get(self, key: str) -> bytes | None: ...
+    def put(self, key: str, blob: bytes) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Lookup:
+    images: list[bytes] | None  # None: a miss
+    tier: str | None = None  # the store that answered a hit
+
+
+class ThrottledWarnings:
+    """One warning per (tier, operation) a minute, with the count of those held back."""
+
+    def __init__(self, every_s: float = WARN_EVERY_S) -> None:
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def warn(self, what: str, message: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(what, -self.every_s) < self.every_s:
+                self._held[what] = self._held.get(what, 0) + 1
+                return
+            self._last[what] = now
+            held = self._held.pop(what, 0)
+        suffix = f" ({held} more since the last warning)" if held else ""
+        log.warning("cache %s failed, treated as a miss: %s%s", what, message, suffix)
+
+
+class ResultCache:
+    def __init__(self, stores: Sequence[Store], fingerprint: str) -> None:
+        self.stores = list(stores)
+        self.fingerprint = fingerprint
+        self.warnings = ThrottledWarnings()
+        self._writes: queue.Queue[tuple[str, list[bytes], list[Store]] | None] = queue.Queue(WRITE_QUEUE)
+        self._writer = threading.Thread(target=self._write_loop, name="cache-writer", daemon=True)
+        self._writer.start()
+
+    def key_for(self, params: GenerationParams, seeded: bool) -> str | None:
+        """The request's key, or None when it must not be cached (no seed given)."""
+        return request_key(params, self.fingerprint) if seeded else None
+
+    def lookup(self, key: str) -> Lookup:
+        for index, store in enumerate(self.stores):
+            images = self._read(store, key)
+            if images is not None:
+                if index:  # found in a slower tier: copy it to the faster ones
+                    self._enqueue(key, images, self.stores[:index])
+                return Lookup(images, store.name)
+        return Lookup(None)
+
+    def store_later(self, key: str, images: list[bytes]) -> None:
+        """Queue a write to every tier; called after the response has been sent."""
+        self._enqueue(key, images, self.stores)
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued write is done (tests, shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self._writes.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._writes.unfinished_tasks
+
+    def close(self) -> None:
+        self.flush(timeout_s=2.0)
+        self._writes.put(None)
+        self._writer.join(timeout=2.0)
+        for store in self.stores:
+            store.close()
+
+    def _read(self, store: Store, key: str) -> list[bytes] | None:
+        try:
+            blob = store.get(key)
+            return None if blob is None else unpack(blob)
+        except CorruptEntry as exc:
+            log.warning("cache entry %s in %s is corrupt (%s): dropped, will be regenerated", key, store.name, exc)
+            self._drop(store, key)
+        except Exception as exc:
+            self.warnings.warn(f"{store.name} read", _one_line(exc))
+        return None
+
+    def _drop(self, store: Store, key: str) -> None:
+        try:
+            store.delete(key)
+        except Exception as exc:
+            self.warnings.warn(f"{store.name} delete", _one_line(exc))
+
+    def _enqueue(self, key: str, images: list[bytes], stores: list[Store]) -> None:
+        try:
+            self._writes.put_nowait((key, images, stores))
+        except queue.Full:
+            self.warnings.warn("write", f"{WRITE_QUEUE} writes already pending; this one is dropped")
+
+    def _write_loop(self) -> None:
+        while (item := self._writes.get()) is not None:
+            key, images, stores = item
+            blob = pack(images)
+            for store in stores:
+                try:
+                    store.put(key, blob)
+                except Exception as exc:
+                    self.warnings.warn(f"{store.name} write", _one_line(exc))
+            self._writes.task_done()
+        self._writes.task_done()
+
+
+def build_cache(settings: Settings, model: ModelInfo, backend: str, device: str) -> ResultCache | None:
+    """The configured cache, or None (not configured, or no manifest to key it by: logged once)."""
+    if not settings.cache_enabled:
+        return None
+    if model.manifest is None:
+        log.warning("result cache off: %s has no manifest.json, whose digest keys the cache", model.path)
+        return None
+    fingerprint = model_fingerprint(model.manifest, backend, device, settings)
+    cache = ResultCache(_stores(settings), fingerprint)
+    tiers = ", ".join(f"{s.name}" for s in cache.stores)
+    log.info("result cache on (%s); model fingerprint %s", tiers, fingerprint[:12])
+    return cache
+
+
+def _stores(settings: Settings) -> list[Store]:
+    from .disk import DiskStore
+    from .s3 import S3Store
+
+    stores: list[Store] = []
+    if settings.cache_dir is not None:
+        stores.append(DiskStore(settings.cache_dir, settings.cache_max_bytes))
+    if settings.cache_s3_uri is not None:
+        stores.append(S3Store(settings.cache_s3_uri, settings.cache_s3_timeout_s))
+    return stores
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {text[:300]}"

@@ -1,0 +1,75 @@
+"""What follows a response once it has been sent: the request log line, the metrics, the cache write.
+
+All three run in `call_on_close`, after the last byte went out, so none of them adds latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from flask import Response, g, request
+
+from .metrics import RequestOutcome
+from .schema import GenerationParams
+
+if TYPE_CHECKING:
+    from .app import Runtime
+
+log = logging.getLogger("sdxl.request")
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+
+
+def finish_request(response: Response, runtime: Runtime) -> Response:
+    """The after_request hook: gathers what to report, and reports it once the response is sent."""
+    if request.path == "/ping":
+        return response
+    entry = _log_entry(response)
+    params: GenerationParams | None = g.get("params")
+    outcome = _outcome(response, entry) if request.path == "/invocations" else None
+    fill: tuple[str, list[bytes]] | None = g.get("cache_fill") if response.status_code == 200 else None
+    log_prompts = runtime.settings.log_prompts
+
+    def after_sent() -> None:
+        _emit_request_log(entry, params, log_prompts)
+        if outcome is not None and runtime.metrics is not None:
+            runtime.metrics.emit(outcome)
+        if fill is not None and runtime.cache is not None:
+            runtime.cache.store_later(*fill)
+
+    response.call_on_close(after_sent)
+    return response
+
+
+def _log_entry(response: Response) -> dict[str, Any]:
+    job = g.get("job")
+    return {
+        "inference_id": g.get("inference_id"),
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "bytes": response.content_length,
+        "custom_attributes": request.headers.get(CUSTOM_ATTRIBUTES),
+        "worker": job.worker if job else None,
+        "cache": g.get("cache"),
+        "timings_ms": g.get("timings") or {"total": round((time.monotonic() - g.started) * 1e3, 2)},
+        "error": g.get("error_type"),
+    }
+
+
+def _outcome(response: Response, entry: dict[str, Any]) -> RequestOutcome:
+    return RequestOutcome(
+        inference_id=str(entry["inference_id"]),
+        status=response.status_code,
+        cache=g.get("cache"),
+        error_type=g.get("error_type"),
+        images_generated=g.get("images", 0),
+        timings_ms=entry["timings_ms"],
+    )
+
+
+def _emit_request_log(entry: dict[str, Any], params: GenerationParams | None, log_prompts: bool) -> None:
+    if params is not None:
+        entry["parameters"] = params.echo(include_prompts=log_prompts)
+    log.info("request", extra=entry)

@@ -1,0 +1,121 @@
+"""The container's CloudWatch metrics, as Embedded Metric Format (EMF) documents on stdout.
+
+SageMaker ships container stdout to CloudWatch Logs, which turns each EMF document into metric
+datapoints; the usage-rate autoscaling policy (deploy/autoscaling.py) reads NumberOfInferenceRequests
+from them. The names below must equal those in deploy/metrics.py (tests/test_metrics.py checks it,
+and checks the policy against what a real server prints); the container image does not ship deploy/.
+
+Per inference request (a request that passed validation), one document in NAMESPACE with the
+dimensions EndpointName and VariantName. Per failed /invocations request, one more document:
+`Errors`, once under (EndpointName, VariantName) and once with ErrorClass added. Both are written by
+aws-embedded-metrics (stdout sink, `AWS_EMF_ENVIRONMENT=Local`: a SageMaker container has no
+CloudWatch agent) after the response has been sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .config import Settings
+
+if TYPE_CHECKING:
+    from aws_embedded_metrics.logger.metrics_logger import MetricsLogger
+
+log = logging.getLogger("sdxl.metrics")
+
+NAMESPACE = "SdxlInf2"  # default of SDXL_METRICS_NAMESPACE; deploy/metrics.py CONTAINER_NAMESPACE
+ENDPOINT_DIMENSION = "EndpointName"
+VARIANT_DIMENSION = "VariantName"
+ERROR_CLASS_DIMENSION = "ErrorClass"
+
+REQUESTS = "NumberOfInferenceRequests"  # 1 per inference request: CacheHits + CacheMisses
+CACHE_HITS = "CacheHits"  # served from the result cache, no worker involved
+CACHE_MISSES = "CacheMisses"  # everything else, uncacheable requests (no seed, cache off) included
+IMAGES_GENERATED = "ImagesGenerated"  # images a model worker rendered (0 for a cache hit)
+QUEUE_TIME = "QueueTime"  # waiting in the shared queue for a free worker
+INFERENCE_LATENCY = "InferenceLatency"  # the worker's pipeline call
+ENCODE_TIME = "EncodeTime"  # the worker's PNG/JPEG/WebP encoding
+REQUEST_LATENCY = "RequestLatency"  # the request inside the container, end to end
+ERRORS = "Errors"  # one per failed /invocations request; ErrorClass = the error body's `type`
+
+COUNT, MILLISECONDS = "Count", "Milliseconds"
+# timings_ms key -> metric; only present keys are emitted (a cache hit has no queue or inference time)
+TIMING_METRICS = {"queue": QUEUE_TIME, "inference": INFERENCE_LATENCY, "encode": ENCODE_TIME, "total": REQUEST_LATENCY}
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    """What one /invocations request came to, as the front saw it once the response was sent."""
+
+    inference_id: str
+    status: int
+    cache: str | None  # hit | miss | off; None: rejected before it became an inference request
+    error_type: str | None = None
+    images_generated: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class MetricsEmitter:
+    """Writes the EMF documents for one request outcome; never raises into the request."""
+
+    def __init__(self, namespace: str, endpoint_name: str, variant_name: str) -> None:
+        os.environ.setdefault("AWS_EMF_ENVIRONMENT", "Local")  # read once, when the library is imported
+        from aws_embedded_metrics.logger.metrics_logger_factory import create_metrics_logger
+
+        self._create = create_metrics_logger
+        self.namespace = namespace
+        self.dimensions = {ENDPOINT_DIMENSION: endpoint_name, VARIANT_DIMENSION: variant_name}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MetricsEmitter | None:
+        if settings.metrics == "off":
+            log.info("metrics off (SDXL_METRICS=off)")
+            return None
+        return cls(settings.metrics_namespace, settings.metrics_endpoint_name, settings.metrics_variant_name)
+
+    def emit(self, outcome: RequestOutcome) -> None:
+        try:
+            if outcome.cache is not None:
+                self._flush(self._request_document(outcome))
+            if outcome.error_type is not None:
+                self._flush(self._error_document(outcome))
+        except Exception:  # a metrics bug must not take the request log or the server down
+            log.exception("could not emit metrics for inference %s", outcome.inference_id)
+
+    def _request_document(self, outcome: RequestOutcome) -> MetricsLogger:
+        metrics = self._logger(outcome)
+        metrics.set_dimensions(self.dimensions)
+        hit = outcome.cache == "hit"
+        metrics.put_metric(REQUESTS, 1, COUNT)
+        metrics.put_metric(CACHE_HITS, int(hit), COUNT)
+        metrics.put_metric(CACHE_MISSES, int(not hit), COUNT)
+        metrics.put_metric(IMAGES_GENERATED, outcome.images_generated, COUNT)
+        for key, name in TIMING_METRICS.items():
+            if key in outcome.timings_ms:
+                metrics.put_metric(name, outcome.timings_ms[key], MILLISECONDS)
+        return metrics
+
+    def _error_document(self, outcome: RequestOutcome) -> MetricsLogger:
+        metrics = self._logger(outcome)
+        by_class = {**self.dimensions, ERROR_CLASS_DIMENSION: str(outcome.error_type)}
+        metrics.set_dimensions(self.dimensions, by_class)
+        metrics.put_metric(ERRORS, 1, COUNT)
+        return metrics
+
+    def _logger(self, outcome: RequestOutcome) -> MetricsLogger:
+        metrics = self._create()
+        metrics.set_namespace(self.namespace)
+        # properties: not metrics, but searchable fields of the log event (CloudWatch Logs Insights)
+        metrics.set_property("inference_id", outcome.inference_id)
+        metrics.set_property("status", outcome.status)
+        metrics.set_property("cache", outcome.cache)
+        return metrics
+
+    @staticmethod
+    def _flush(metrics: MetricsLogger) -> None:
+        metrics.flush_sync()
+        sys.stdout.flush()  # the sink writes without flushing; unbuffered stdout is not guaranteed

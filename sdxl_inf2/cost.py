@@ -1,0 +1,112 @@
+"""Images per instance-hour and cost per image, and what the seed's published figures imply.
+
+The model (each one an assumption, printed as such by `sdxl-inf2 cost`):
+
+- a worker renders one image per `seconds_per_image`, back to back, so an instance's workers render
+  `workers * 3600 / seconds_per_image` images an hour at full load;
+- a cache hit costs no worker time, so at a hit rate h the instance serves `1 / (1 - h)` times that;
+- the instance is paid by the hour whether busy or not; nothing else is priced (S3, data transfer,
+  CloudWatch, the time spent scaling out or idle before scale-in);
+- the usage-rate policy counts every request, hits included (as the seed does), against worker
+  capacity, so at its target u an instance serves `u * capacity` requests an hour whatever the hit
+  rate, and its workers are busy `u * (1 - h)` of the time.
+
+Prices are never fetched: `--price-per-hour`, else the price the seed's own figures imply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SECONDS_PER_HOUR = 3600
+
+
+class CostError(Exception):
+    """An input is out of range; one line naming it."""
+
+
+@dataclass(frozen=True)
+class Seed:
+    """The reference case: Monks' SDXL on SageMaker async endpoints with inf2 (AWS Machine Learning Blog post)."""
+
+    images_per_instance_hour: float = 27_796
+    cost_per_image: float = 0.000425
+    seconds_per_image: float = 9.7  # "image generation in just 9.7 seconds"
+    workers: int = 12  # inf2.48xlarge: 12 Inferentia2 chips
+    target: float = 0.75  # the usage-rate policy's TargetValue
+    policy_seconds_per_image: float = 10  # the "/ 10" in its metric math
+
+    @property
+    def price_per_hour(self) -> float:
+        """What the two published figures imply the instance cost per hour."""
+        return self.images_per_instance_hour * self.cost_per_image
+
+
+SEED = Seed()
+
+
+@dataclass(frozen=True)
+class CostInputs:
+    seconds_per_image: float
+    workers: int
+    price_per_hour: float
+    cache_hit_rate: float = 0.0
+    target: float = 0.75
+
+    def check(self) -> CostInputs:
+        if self.seconds_per_image <= 0:
+            raise CostError(f"--seconds-per-image must be above 0 (got {self.seconds_per_image:g})")
+        if self.workers < 1:
+            raise CostError(f"--workers must be at least 1 (got {self.workers})")
+        if self.price_per_hour < 0:
+            raise CostError(f"--price-per-hour must not be negative (got {self.price_per_hour:g})")
+        if not 0 <= self.cache_hit_rate < 1:
+            raise CostError(f"--cache-hit-rate must be in [0, 1) (got {self.cache_hit_rate:g})")
+        if not 0 < self.target <= 1:
+            raise CostError(f"--target must be in (0, 1] (got {self.target:g})")
+        return self
+
+
+@dataclass(frozen=True)
+class CostFigures:
+    worker_images_per_hour: float  # rendered by the workers at full load
+    images_per_hour: float  # served at full load, hits included
+    cost_per_image: float  # at full load
+    images_per_hour_at_target: float  # served while the policy holds its target
+    cost_per_image_at_target: float
+    worker_busy_at_target: float  # the fraction of time a worker renders, at the target
+
+
+def figures(inputs: CostInputs) -> CostFigures:
+    rendered = inputs.workers * SECONDS_PER_HOUR / inputs.seconds_per_image
+    served = rendered / (1 - inputs.cache_hit_rate)
+    at_target = inputs.target * rendered
+    return CostFigures(
+        worker_images_per_hour=rendered,
+        images_per_hour=served,
+        cost_per_image=inputs.price_per_hour / served,
+        images_per_hour_at_target=at_target,
+        cost_per_image_at_target=inputs.price_per_hour / at_target,
+        worker_busy_at_target=inputs.target * (1 - inputs.cache_hit_rate),
+    )
+
+
+@dataclass(frozen=True)
+class SeedImplications:
+    price_per_hour: float  # images per instance-hour x cost per image
+    seconds_per_image_needed: float  # per worker, for the published throughput without a cache
+    cache_hit_rate_needed: float  # for the published throughput at the published 9.7 s per image
+    usage_rate_at_published_throughput: float  # what the seed's own policy would read
+    requests_per_hour_at_target: float  # what an instance takes while the policy holds its target
+
+
+def seed_implications(seed: Seed = SEED) -> SeedImplications:
+    capacity = seed.workers * SECONDS_PER_HOUR / seed.seconds_per_image
+    policy_capacity = seed.workers * SECONDS_PER_HOUR / seed.policy_seconds_per_image
+    return SeedImplications(
+        price_per_hour=seed.price_per_hour,
+        seconds_per_image_needed=seed.workers * SECONDS_PER_HOUR / seed.images_per_instance_hour,
+        cache_hit_rate_needed=max(0.0, 1 - capacity / seed.images_per_instance_hour),
+        usage_rate_at_published_throughput=seed.images_per_instance_hour / policy_capacity,
+        requests_per_hour_at_target=seed.target * policy_capacity,
+    )

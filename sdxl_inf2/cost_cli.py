@@ -1,0 +1,116 @@
+"""`sdxl-inf2 cost`: images per instance-hour and cost per image, beside the seed's published figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .cost import SEED, CostError, CostFigures, CostInputs, figures, seed_implications
+
+USER_ERRORS: tuple[type[Exception], ...] = (CostError,)  # one line each, exit 2
+DEFAULT_WORKERS = SEED.workers
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    text = "images per instance-hour and cost per image; the seed's figures side by side"
+    parser: argparse.ArgumentParser = commands.add_parser("cost", help=text, description=text)
+    parser.add_argument("--config", type=Path, help="a deployment config: seconds per image, workers and target")
+    parser.add_argument(
+        "--seconds-per-image", type=float, help=f"one worker, one image (default {SEED.seconds_per_image:g})"
+    )
+    parser.add_argument("--workers", type=int, help=f"model workers per instance (default {DEFAULT_WORKERS})")
+    parser.add_argument("--price-per-hour", type=float, help="instance price in USD (default: what the seed implies)")
+    parser.add_argument("--cache-hit-rate", type=float, default=0.0, help="share of requests served from the cache")
+    parser.add_argument("--target", type=float, help=f"usage-rate target (default {SEED.target:g})")
+    parser.set_defaults(run=_cost)
+
+
+def _cost(args: argparse.Namespace) -> int:
+    inputs, price_source = _inputs(args)
+    print("\n".join(report(inputs.check(), price_source)))
+    return 0
+
+
+def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
+    seconds, workers, target = SEED.seconds_per_image, DEFAULT_WORKERS, SEED.target
+    if args.config is not None:
+        from deploy.config import load_config
+
+        config = load_config(args.config)
+        workers = config.workers
+        if config.autoscaling is not None:
+            seconds = config.autoscaling.usage_rate.seconds_per_image
+            target = config.autoscaling.usage_rate.target_value
+    price, source = args.price_per_hour, "--price-per-hour"
+    if price is None:
+        price = SEED.price_per_hour
+        source = (
+            f"implied by the seed: {SEED.images_per_instance_hour:,.0f} x ${SEED.cost_per_image}; not an AWS list price"
+        )
+    inputs = CostInputs(
+        seconds_per_image=seconds if args.seconds_per_image is None else args.seconds_per_image,
+        workers=workers if args.workers is None else args.workers,
+        price_per_hour=price,
+        cache_hit_rate=args.cache_hit_rate,
+        target=target if args.target is None else args.target,
+    )
+    return inputs, source
+
+
+def report(inputs: CostInputs, price_source: str) -> list[str]:
+    result = figures(inputs)
+    lines = [
+        f"inputs: {inputs.workers} workers x {inputs.seconds_per_image:g} s per image, "
+        f"${inputs.price_per_hour:,.2f} per instance-hour ({price_source}), "
+        f"cache hit rate {inputs.cache_hit_rate:.1%}, usage-rate target {inputs.target:g}",
+        "",
+        *_table(result),
+        "",
+        *_seed_lines(),
+        "",
+        *_assumptions(),
+    ]
+    return lines
+
+
+def _table(result: CostFigures) -> list[str]:
+    rows = [
+        ("", "these inputs", "seed (published)"),
+        (
+            "images per instance-hour, full load",
+            f"{result.images_per_hour:,.0f}",
+            f"{SEED.images_per_instance_hour:,.0f}",
+        ),
+        ("cost per image, full load", f"${result.cost_per_image:.6f}", f"${SEED.cost_per_image:.6f}"),
+        ("  of which rendered by workers", f"{result.worker_images_per_hour:,.0f} /h", ""),
+        ("images per instance-hour, at the target", f"{result.images_per_hour_at_target:,.0f}", ""),
+        ("cost per image, at the target", f"${result.cost_per_image_at_target:.6f}", ""),
+        ("worker busy time, at the target", f"{result.worker_busy_at_target:.1%}", ""),
+    ]
+    return [f"{label:<42}{mine:>16}  {seed:>18}".rstrip() for label, mine, seed in rows]
+
+
+def _seed_lines() -> list[str]:
+    implied = seed_implications()
+    return [
+        f"what the seed's figures imply ({SEED.workers} workers, {SEED.seconds_per_image:g} s per image, "
+        f"target {SEED.target:g}):",
+        f"  price per instance-hour: {SEED.images_per_instance_hour:,.0f} x ${SEED.cost_per_image} "
+        f"= ${implied.price_per_hour:,.2f}",
+        f"  {SEED.images_per_instance_hour:,.0f} images an hour from {SEED.workers} workers is "
+        f"{implied.seconds_per_image_needed:.2f} s of worker time per image, not {SEED.seconds_per_image:g} s;",
+        f"  or, at {SEED.seconds_per_image:g} s, {implied.cache_hit_rate_needed:.1%} of the images served from a cache",
+        "  (or several images per request; the post does not say which).",
+        f"  its usage-rate policy (m2 / (m1 * 60 / {SEED.policy_seconds_per_image:g} * {SEED.workers})) reads "
+        f"{implied.usage_rate_at_published_throughput:.2f} at that throughput, against a target of {SEED.target:g}:",
+        f"  holding the target, an instance takes {implied.requests_per_hour_at_target:,.0f} requests an hour,",
+        "  so the published throughput is not a steady state under that policy.",
+    ]
+
+
+def _assumptions() -> list[str]:
+    return [
+        "assumptions: a worker renders one image per --seconds-per-image back to back; a cache hit costs no",
+        "worker time; the instance is paid every hour it runs, and nothing else is priced (S3, transfer,",
+        "CloudWatch, scale-out and idle time); the usage-rate policy counts hits as requests, as the seed does.",
+    ]

@@ -1,0 +1,79 @@
+"""Reading CloudWatch Embedded Metric Format documents out of a server's stdout log.
+
+`emf_documents` returns every line that is an EMF document, after checking it against the EMF
+specification's rules (what CloudWatch Logs needs to extract metrics): one JSON object per line,
+`_aws.Timestamp` in epoch milliseconds, one or more metric directives with a namespace, dimension
+sets whose names are all top-level string members, and metrics whose names are top-level numbers.
+Other log lines (the JSON request log, gunicorn's plain text) are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tests.server import Server
+
+UNITS = {"Count", "Milliseconds", "Seconds", "Microseconds", "Bytes", "Percent", "None"}
+
+
+@dataclass(frozen=True)
+class Datapoint:
+    namespace: str
+    name: str
+    unit: str
+    value: float
+    dimensions: dict[str, str]  # one dimension set, with its values
+
+
+def emf_documents(server: Server) -> list[dict[str, Any]]:
+    documents = []
+    for line in server.log_text().splitlines():
+        if not line.startswith("{"):
+            continue
+        document = json.loads(line)  # a line that starts like JSON must be one whole JSON document
+        if "_aws" in document:
+            check_document(document)
+            documents.append(document)
+    return documents
+
+
+def check_document(document: dict[str, Any]) -> None:
+    meta = document["_aws"]
+    assert isinstance(meta["Timestamp"], int) and abs(meta["Timestamp"] / 1e3 - time.time()) < 3600
+    assert meta["CloudWatchMetrics"], document
+    for directive in meta["CloudWatchMetrics"]:
+        assert isinstance(directive["Namespace"], str) and directive["Namespace"]
+        for dimension_set in directive["Dimensions"]:
+            assert 1 <= len(dimension_set) <= 30
+            assert all(isinstance(document[name], str) and document[name] for name in dimension_set), document
+        for metric in directive["Metrics"]:
+            assert metric["Unit"] in UNITS, metric
+            assert isinstance(document[metric["Name"]], int | float), metric
+
+
+def datapoints(documents: list[dict[str, Any]]) -> list[Datapoint]:
+    """One datapoint per metric per dimension set, as CloudWatch would extract them."""
+    found = []
+    for document in documents:
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for dimension_set in directive["Dimensions"]:
+                dimensions = {name: document[name] for name in dimension_set}
+                for metric in directive["Metrics"]:
+                    value = document[metric["Name"]]
+                    found.append(Datapoint(directive["Namespace"], metric["Name"], metric["Unit"], value, dimensions))
+    return found
+
+
+def wait_documents(server: Server, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """The EMF documents once at least `count` are in the log (they are written after each response)."""
+    deadline = time.monotonic() + timeout
+    while len(documents := emf_documents(server)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return documents
+
+
+def metric_sum(points: list[Datapoint], name: str, dimensions: dict[str, str] | None = None) -> float:
+    return sum(p.value for p in points if p.name == name and (dimensions is None or p.dimensions == dimensions))
