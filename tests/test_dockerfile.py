@@ -61,6 +61,15 @@ def test_every_pip_install_is_held_to_the_base_constraints() -> None:
                 assert "-c base-constraints.txt" in command and "--no-cache-dir" in command, command
 
 
+def test_every_package_of_the_distribution_is_copied() -> None:
+    """`sdxl-inf2 serve` in the image imports every CLI area: each package must be in the image."""
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    copied = {value.split()[0] for value in values("COPY")}
+    assert {name.rstrip("*") for name in include} <= copied
+
+
 def test_dockerignore_lets_every_copied_path_through() -> None:
     rules = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
     for value in values("COPY"):
