@@ -43,6 +43,3 @@ class JobFailed:
     error_class: str
     message: str
     trace: str
-
-
-WorkerMessage = WorkerReady | WorkerFailed | JobDone | JobFailed

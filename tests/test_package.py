@@ -40,6 +40,18 @@ def extract(archive: Path, into: Path) -> Path:
     return into
 
 
+def run_package(*args: str) -> subprocess.CompletedProcess[str]:
+    """`sdxl-inf2 package ARGS` in a child process, with this test's environment (moto, if set)."""
+    return subprocess.run(
+        [str(BIN / "sdxl-inf2"), "package", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ),
+        timeout=300,
+    )
+
+
 def test_same_folder_same_sha256(tiny_model: Path, tmp_path: Path) -> None:
     first = package(tiny_model, tmp_path / "a.tar.gz", progress=False)
     copy = Path(shutil.copytree(tiny_model, tmp_path / "copy"))
@@ -83,13 +95,7 @@ def test_manifest_must_match_before_packaging(tiny_model: Path, tmp_path: Path) 
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(BIN / "sdxl-inf2"), "package", str(tmp_path / "missing"), "--out", str(tmp_path / "m.tar.gz")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    result = run_package(str(tmp_path / "missing"), "--out", str(tmp_path / "m.tar.gz"))
     assert result.returncode == 2
     assert result.stderr == f"sdxl-inf2: error: model folder {tmp_path / 'missing'} does not exist or is not a folder\n"
 
@@ -130,25 +136,16 @@ def test_upload_uses_multipart_and_records_the_sha256(aws: Aws, tiny_model: Path
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="artifacts")
     out = tmp_path / "model.tar.gz"
-    result = subprocess.run(
-        [
-            str(BIN / "sdxl-inf2"),
-            "package",
-            str(tiny_model),
-            "--out",
-            str(out),
-            "--compress-level",
-            "0",
-            "--upload",
-            "s3://artifacts/models/tiny/",
-            "--part-size-mb",
-            "5",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=dict(os.environ),
-        timeout=300,
+    result = run_package(
+        str(tiny_model),
+        "--out",
+        str(out),
+        "--compress-level",
+        "0",
+        "--upload",
+        "s3://artifacts/models/tiny/",
+        "--part-size-mb",
+        "5",
     )
     assert result.returncode == 0, result.stderr
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
@@ -162,22 +159,7 @@ def test_upload_uses_multipart_and_records_the_sha256(aws: Aws, tiny_model: Path
 
 def test_upload_errors_are_one_line(aws: Aws, tiny_model: Path, tmp_path: Path) -> None:
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                str(BIN / "sdxl-inf2"),
-                "package",
-                str(tiny_model),
-                "--out",
-                str(tmp_path / "m.tar.gz"),
-                "--no-progress",
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=dict(os.environ),
-            timeout=300,
-        )
+        return run_package(str(tiny_model), "--out", str(tmp_path / "m.tar.gz"), "--no-progress", *extra)
 
     assert "expected s3://bucket/prefix/" in run("--upload", "artifacts/models/").stderr
     missing = run("--upload", "s3://no-such-bucket/models/")
