@@ -25,6 +25,7 @@ class Sample:
     latency_s: float
     status: int
     body: bytes
+    server_timing: str | None = None  # the Server-Timing header, where the server sends one
 
 
 @dataclass
@@ -52,11 +53,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def post(conn: http.client.HTTPConnection, path: str, body: bytes, headers: dict[str, str]) -> Sample:
+    """One request; the timer starts before the send and stops after the last byte is read."""
     started = time.perf_counter()
     conn.request("POST", path, body=body, headers=headers)
     response = conn.getresponse()
     data = response.read()
-    return Sample(time.perf_counter() - started, response.status, data)
+    return Sample(time.perf_counter() - started, response.status, data, response.getheader("Server-Timing"))
 
 
 def run_load(

@@ -39,9 +39,7 @@ class WorkerConfig:
 
 def worker_main(config: WorkerConfig, conn: Connection) -> None:
     """Process entry point (spawn target)."""
-    os.environ.update(config.slot.env)  # first: pin before anything can import torch or Neuron
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for the Hub
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")  # hides a harmless "optimum" namespace warning
+    prepare_process(config.slot)  # first: pin before anything can import torch or Neuron
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _exit_with_parent(config.parent_pid)
@@ -51,6 +49,13 @@ def worker_main(config: WorkerConfig, conn: Connection) -> None:
     backend = _start(config, conn)
     if backend is not None:
         _serve(backend, config, conn)
+
+
+def prepare_process(slot: WorkerSlot) -> None:
+    """The environment a model worker runs under (also bench/overhead's in-process baseline)."""
+    os.environ.update(slot.env)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for the Hub
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")  # hides a harmless "optimum" namespace warning
 
 
 def _start(config: WorkerConfig, conn: Connection) -> Any:
