@@ -26,6 +26,7 @@ class Sample:
     status: int
     body: bytes
     server_timing: str | None = None  # the Server-Timing header, where the server sends one
+    finished: float = 0.0  # time.perf_counter() when the last byte was read
 
 
 @dataclass
@@ -44,6 +45,14 @@ class LoadResult:
     def latencies(self) -> list[float]:
         return [s.latency_s for s in self.samples]
 
+    def steady_throughput(self, skip: int) -> float:
+        """Completions per second after the first `skip` (the first round, which starts cold), over
+        the time they took: leaves out the start and the last job's tail, which a long run amortizes."""
+        done = sorted(s.finished for s in self.samples)
+        if len(done) <= skip + 1:
+            return float("nan")
+        return (len(done) - 1 - skip) / (done[-1] - done[skip])
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -58,7 +67,8 @@ def post(conn: http.client.HTTPConnection, path: str, body: bytes, headers: dict
     conn.request("POST", path, body=body, headers=headers)
     response = conn.getresponse()
     data = response.read()
-    return Sample(time.perf_counter() - started, response.status, data, response.getheader("Server-Timing"))
+    finished = time.perf_counter()
+    return Sample(finished - started, response.status, data, response.getheader("Server-Timing"), finished)
 
 
 def run_load(

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -24,8 +24,9 @@ from typing import Any
 
 from .config import Settings
 from .devices import WorkerSlot
+from .dispatch import Dispatcher
 from .errors import InternalError, NotReady, QueueFull, RequestTimeout, ServingError, WorkerDied
-from .events import GenerateJob, JobDone, JobFailed, WorkerFailed, WorkerReady
+from .events import GenerateJob, JobDone, JobFailed, JobGenerated, WorkerFailed, WorkerReady
 from .jobs import Job, JobResult
 from .worker import WorkerConfig, worker_main
 
@@ -95,6 +96,8 @@ class SlotRunner:
         self.state = SlotState.STARTING
         self.restarts = 0
         self.handle: WorkerHandle | None = None
+        self.generating: Job | None = None  # the job its worker generates (at most one)
+        self.encoding: Job | None = None  # the job its worker's encoder thread encodes (at most one)
         self.thread = threading.Thread(target=self._run, name=f"slot-{slot.index}", daemon=True)
 
     def describe(self) -> dict[str, Any]:
@@ -157,59 +160,93 @@ class SlotRunner:
             log.error("%s died while loading (exit code %s)", self.slot.describe(), handle.proc.exitcode)
 
     def _serve(self, handle: WorkerHandle) -> None:
-        while (job := self._next_job(handle)) is not None:
-            self.state = SlotState.BUSY
-            alive = self._run_job(handle, job)
-            if not alive:
-                return
-            self.state = SlotState.READY
+        """Feed the worker until it dies, is killed, or the pool stops with nothing left to finish.
 
-    def _next_job(self, handle: WorkerHandle) -> Job | None:
-        while not self.pool.stopping.is_set():
-            try:
-                job = self.pool.jobs.get(timeout=0.5)
-            except queue.Empty:
-                if not handle.proc.is_alive():
-                    log.error("%s died while idle (exit code %s)", self.slot.describe(), handle.proc.exitcode)
-                    return None
-                continue
-            if job.future.set_running_or_notify_cancel():  # False: timed out while queued
-                return job
-        return None
-
-    def _run_job(self, handle: WorkerHandle, job: Job) -> bool:
-        """Run `job` on the worker; False if the worker died or had to be killed."""
-        job.started, job.worker = time.monotonic(), self.slot.index
-        try:
-            handle.conn.send(GenerateJob(job.id, job.params))
-        except OSError:
-            return self._worker_died(handle, job)
-        while (left := job.deadline + self.pool.settings.stuck_grace_s - time.monotonic()) > 0:
-            message = handle.receive(timeout=min(1.0, left))
+        The runner waits only on the worker's pipe and process: new jobs reach it through the
+        dispatcher (`take`, in whichever thread frees or finds the worker)."""
+        self.generating = self.encoding = None
+        self.pool.dispatch.free(self)
+        while True:
+            held = self._held()
+            if self.pool.stopping.is_set() and not held:
+                self.pool.dispatch.withdraw(self)
+                if not self._held():  # a job taken just before the withdrawal still runs
+                    return
+            left = min((j.deadline for j in held), default=math.inf) + self.pool.settings.stuck_grace_s
+            message = handle.receive(timeout=max(0.0, min(0.5, left - time.monotonic())))
             if message is _DIED:
-                return self._worker_died(handle, job)
+                return self._worker_died(handle)
             if message is not None:
-                self._resolve(job, message)
-                return True
-        log.error("%s stuck on inference %s; killing it", self.slot.describe(), job.inference_id)
-        handle.proc.kill()
-        job.future.set_exception(RequestTimeout("worker stuck", inference_id=job.inference_id))
-        return False
+                self._on_message(message)
+            elif time.monotonic() >= left:
+                return self._stuck(handle)
 
-    def _worker_died(self, handle: WorkerHandle, job: Job) -> bool:
+    def take(self, job: Job) -> None:
+        """Start `job` on this worker (the dispatcher calls it under its lock, the worker being free).
+        A send that fails leaves the job held: the runner sees the dead process and fails it."""
+        job.started, job.worker = time.monotonic(), self.slot.index
+        self.generating, self.state = job, SlotState.BUSY
+        assert self.handle is not None
+        with contextlib.suppress(OSError):
+            self.handle.conn.send(GenerateJob(job.id, job.params))
+
+    def _held(self) -> list[Job]:
+        return [job for job in (self.generating, self.encoding) if job is not None]
+
+    def _on_message(self, message: object) -> None:
+        job_id = getattr(message, "job_id", None)
+        generating, encoding = self.generating, self.encoding
+        if generating is not None and generating.id == job_id:
+            self.generating, self.state = None, SlotState.READY
+            if isinstance(message, JobGenerated):  # encoding now: the worker is free for the next job
+                self.encoding = generating
+            self.pool.dispatch.free(self)  # the next job starts before this one's response is built
+            if not isinstance(message, JobGenerated):
+                self._resolve(generating, message)
+        elif encoding is not None and encoding.id == job_id and not isinstance(message, JobGenerated):
+            self.encoding = None
+            self._resolve(encoding, message)
+        else:
+            log.error("%s: unexpected message %r", self.slot.describe(), message)
+
+    def _worker_died(self, handle: WorkerHandle) -> None:
+        self.pool.dispatch.withdraw(self)
         handle.proc.join(1)
         code = handle.proc.exitcode
-        log.error("%s died running inference %s (exit code %s)", self.slot.describe(), job.inference_id, code)
-        job.future.set_exception(
-            WorkerDied(
-                f"the model worker died while running this request (exit code {code}); inference id {job.inference_id}",
-                inference_id=job.inference_id,
+        if not self._held():
+            log.error("%s died while idle (exit code %s)", self.slot.describe(), code)
+        for job in self._held():
+            log.error("%s died running inference %s (exit code %s)", self.slot.describe(), job.inference_id, code)
+            job.future.set_exception(
+                WorkerDied(
+                    f"the model worker died while running this request (exit code {code}); "
+                    f"inference id {job.inference_id}",
+                    inference_id=job.inference_id,
+                )
             )
-        )
-        return False
+
+    def _stuck(self, handle: WorkerHandle) -> None:
+        """A held job is past its deadline and the grace: kill the worker; fail what it held."""
+        self.pool.dispatch.withdraw(self)
+        now = time.monotonic()
+        stuck = [job for job in self._held() if job.deadline + self.pool.settings.stuck_grace_s <= now]
+        log.error("%s stuck on inference %s; killing it", self.slot.describe(), stuck[0].inference_id)
+        handle.proc.kill()
+        handle.proc.join(5)
+        for job in self._held():
+            if job in stuck:
+                job.future.set_exception(RequestTimeout("worker stuck", inference_id=job.inference_id))
+            else:
+                job.future.set_exception(
+                    WorkerDied(
+                        f"the model worker was killed while running this request (stuck on inference "
+                        f"{stuck[0].inference_id}); inference id {job.inference_id}",
+                        inference_id=job.inference_id,
+                    )
+                )
 
     def _resolve(self, job: Job, message: object) -> None:
-        if isinstance(message, JobDone) and message.job_id == job.id:
+        if isinstance(message, JobDone):
             job.future.set_result(JobResult(message.images, self.slot.index, message.timings_ms))
             return
         error: ServingError = InternalError(
@@ -233,7 +270,7 @@ class WorkerPool:
         self, settings: Settings, slots: list[WorkerSlot], make_config: Callable[[WorkerSlot], WorkerConfig]
     ) -> None:
         self.settings = settings
-        self.jobs: queue.Queue[Job] = queue.Queue(maxsize=settings.max_queue)
+        self.dispatch = Dispatcher(settings.max_queue)
         self.stopping = threading.Event()
         self.runners = [SlotRunner(self, slot, make_config(slot)) for slot in slots]
         self._all_ready_once = threading.Event()
@@ -251,20 +288,18 @@ class WorkerPool:
         if (state := self._state(states)) != "ready":
             ready = sum(s in (SlotState.READY, SlotState.BUSY) for s in states)
             raise NotReady(f"not ready ({state}: {ready}/{len(states)} workers ready)", inference_id=job.inference_id)
-        try:
-            self.jobs.put_nowait(job)
-        except queue.Full:
+        if not self.dispatch.submit(job):
             raise QueueFull(
                 f"{self.settings.max_queue} requests already waiting (SDXL_MAX_QUEUE); retry later",
                 inference_id=job.inference_id,
-            ) from None
+            )
         return job
 
     def status(self) -> PoolStatus:
         states = [r.state for r in self.runners]
         ready = sum(s in (SlotState.READY, SlotState.BUSY) for s in states)
         slots = [r.describe() for r in self.runners]
-        return PoolStatus(self._state(states), ready, len(states), self.jobs.qsize(), slots)
+        return PoolStatus(self._state(states), ready, len(states), self.dispatch.queued(), slots)
 
     def _state(self, states: list[SlotState]) -> str:
         if self.stopping.is_set():
@@ -276,11 +311,7 @@ class WorkerPool:
     def stop(self, timeout_s: float) -> None:
         """Fail what is still queued, let running jobs finish within `timeout_s`, then end every worker."""
         self.stopping.set()
-        while True:
-            try:
-                job = self.jobs.get_nowait()
-            except queue.Empty:
-                break
+        for job in self.dispatch.drain():
             if job.future.set_running_or_notify_cancel():
                 job.future.set_exception(NotReady("server is shutting down", inference_id=job.inference_id))
         deadline = time.monotonic() + timeout_s

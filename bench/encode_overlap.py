@@ -1,0 +1,89 @@
+"""bench/encode_overlap: does the chip wait while its image is encoded?
+
+4 simulated workers x 1.0 s (SDXL_BACKEND=simulated, SDXL_SIMULATED_IMAGE=noise: photo-like
+1024x1024 images that cost what real output costs to encode), PNG, a closed loop at concurrency 6.
+Two servers run side by side for the whole run and are measured in interleaved blocks:
+SDXL_ENCODE=inline (the worker encodes after generating, before it takes the next job) and
+SDXL_ENCODE=thread (the default: an encoder thread encodes while the next job generates).
+
+Throughput over the ideal (workers / seconds per image) at steady state: the completions after the
+first round, over the time they took (the first round starts cold, and the last job's encode is a
+tail that a long run amortizes). Target for thread: >= 0.98 (about 0.90 expected inline).
+More than the ideal, a response sooner than the simulated second, or an image too small to be the
+photo-like one is impossible: "invalid run".
+"""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench import servers
+from bench.harness import machine, run_load, save, table
+from bench.verdict import InvalidRun, Spread, block_orders, invalid, target
+
+WORKERS, SECONDS, CONCURRENCY, SIZE = 4, 1.0, 6, 1024
+BODY = {"prompt": "a photo of a cat", "seed": 42, "height": SIZE, "width": SIZE}
+MODES = ("inline", "thread")
+MIN_PNG_BYTES = 1_000_000  # a 1024x1024 photo-like PNG is ~2 MB; a solid one is a few KB
+
+
+def one_block(port: int, requests: int) -> float:
+    result = run_load(port, requests, CONCURRENCY, body=BODY)
+    for sample in result.samples:
+        if sample.status != 200:
+            raise InvalidRun(f"a request failed ({sample.status}): {sample.body[:200]!r}")
+        if sample.latency_s < SECONDS:
+            raise InvalidRun(f"a response came {sample.latency_s:.3f} s after its request, under the {SECONDS} s sleep")
+        if len(sample.body) < MIN_PNG_BYTES:
+            raise InvalidRun(f"a {len(sample.body)}-byte image: not the photo-like one (SDXL_SIMULATED_IMAGE=noise)")
+    efficiency = result.steady_throughput(skip=WORKERS - 1) / (WORKERS / SECONDS)
+    if efficiency > 1.01:
+        raise InvalidRun(f"{efficiency:.3f} of the ideal: faster than {WORKERS} workers x {SECONDS} s can be")
+    return efficiency
+
+
+def measure(model: Path, blocks: int, requests: int) -> dict[str, list[float]]:
+    env = {
+        "SDXL_BACKEND": "simulated",
+        "SDXL_SIMULATED_SECONDS": str(SECONDS),
+        "SDXL_SIMULATED_IMAGE": "noise",
+        "SDXL_WORKERS": str(WORKERS),
+        "SDXL_LOG_LEVEL": "warning",
+    }
+    with ExitStack() as stack:
+        ports = {mode: stack.enter_context(servers.sdxl_inf2(model, {**env, "SDXL_ENCODE": mode})) for mode in MODES}
+        for port in ports.values():
+            run_load(port, WORKERS, WORKERS, body=BODY)  # every worker makes its first 1024x1024 image
+        results: dict[str, list[float]] = {mode: [] for mode in MODES}
+        for order in block_orders(list(MODES), blocks):
+            for mode in order:
+                results[mode].append(one_block(ports[mode], requests))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path("model_artifacts/tiny-sdxl-1024"), help="allows 1024x1024")
+    parser.add_argument("--blocks", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=48, help="requests per block")
+    args = parser.parse_args()
+    load = machine()["load_avg_1m"]
+    try:
+        results = measure(args.model, args.blocks, args.requests)
+    except InvalidRun as exc:
+        invalid(str(exc))
+    print(
+        f"\nbench/encode_overlap ({WORKERS} simulated workers x {SECONDS:.1f} s, {SIZE}x{SIZE} photo-like PNG, "
+        f"concurrency {CONCURRENCY}; {args.blocks} interleaved blocks of {args.requests}; load average {load:.1f})"
+    )
+    rows = [[f"SDXL_ENCODE={mode}", Spread.of(values).text()] for mode, values in results.items()]
+    print(table(["worker", "throughput / ideal, median (range)"], rows))
+    thread = Spread.of(results["thread"]).median
+    print(target("SDXL_ENCODE=thread >= 0.98 of ideal", thread >= 0.98, f"{thread:.3f}"))
+    save("encode_overlap", {"workers": WORKERS, "seconds": SECONDS, "concurrency": CONCURRENCY, "results": results})
+
+
+if __name__ == "__main__":
+    main()
