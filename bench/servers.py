@@ -36,7 +36,9 @@ def sdxl_inf2(model: Path, env: dict[str, str]) -> Iterator[int]:
 def gunicorn(app: str, workers: int, worker_class: str, env: dict[str, str]) -> Iterator[int]:
     """`gunicorn -w workers -k worker_class app` on a free port; yields once /ping is 200."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", worker_class, "--threads", "4"]
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", worker_class]
+    if worker_class == "gthread":  # (threads > 1 would turn sync workers into gthread ones)
+        command += ["--threads", "4"]
     command += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
     with _group(command, env, lambda: wait_ready(port, timeout_s=300)):
         yield port
