@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from compile.neuron_export import CompileError, check_free_memory
-from container.manifest import read_manifest
+from compile.package import package
+from container.manifest import VariantsManifest, read_any_manifest, read_manifest
 from container.modeldir import inspect_model_dir
 from tests.server import BIN, ROOT
 
@@ -177,6 +178,16 @@ def test_compile_flow_with_a_stand_in_sdk(tiny_model: Path, tmp_path: Path) -> N
         ]
         assert "unet/model.neuron" in manifest.files
         assert inspect_model_dir(folder).kind == "neuron"
+    root = read_any_manifest(out)  # the output folder is what `package` takes: a variants root
+    assert isinstance(root, VariantsManifest) and root.default_variant == "1024x1024"
+    assert [(v.name, v.defaults.scheduler) for v in root.variants] == [
+        ("1024x1024", "dpmpp_2m"),
+        ("1344x768", "dpmpp_2m"),
+    ]
+    assert "1024x1024.log" in root.files and "1344x768/manifest.json" in root.files
+    packaged = package(out, tmp_path / "model.tar.gz", progress=False)
+    assert packaged.files == len(root.files) + 1
+    assert [v.name for v in inspect_model_dir(out).variants] == ["1024x1024", "1344x768"]
 
 
 def test_a_failed_compile_names_its_log(tiny_model: Path, tmp_path: Path) -> None:

@@ -14,17 +14,17 @@ from dataclasses import asdict
 from typing import Any
 
 from ..config import Settings
-from ..manifest import Manifest
+from ..manifest import AnyManifest
 from ..schema import GenerationParams
 
 KEY_VERSION = 1  # bump when the key's inputs or the entry format change
 
 
-def manifest_digest(manifest: Manifest) -> str:
+def manifest_digest(manifest: AnyManifest) -> str:
     return _sha256(manifest.model_dump(mode="json"))
 
 
-def model_fingerprint(manifest: Manifest, backend: str, device: str, settings: Settings) -> str:
+def model_fingerprint(manifest: AnyManifest, backend: str, device: str, settings: Settings) -> str:
     return _sha256(
         {
             "version": KEY_VERSION,
