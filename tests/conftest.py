@@ -20,6 +20,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", shapes=((64, 64), (64, 96)))
 
 
+@pytest.fixture(scope="session")
+def tiny_variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-variant artifact: one tiny SDXL at 64x64 (the default) and another at 96x64."""
+    from compile.tiny_model import build_tiny_variants
+
+    return build_tiny_variants(tmp_path_factory.mktemp("models") / "variants", shapes=((64, 64), (64, 96)))
+
+
 @pytest.fixture(scope="module")
 def module_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
     yield from _servers(tmp_path_factory.mktemp("logs"))
