@@ -94,4 +94,4 @@ def load_compile_config(path: Path) -> CompileConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise CompileConfigError(f"{path}: {where}: {first['msg']}") from None
+        raise CompileConfigError(f"{path}: {where}: {str(first['msg']).removeprefix('Value error, ')}") from None

@@ -60,16 +60,15 @@ class CompiledBatch:
             return None
         return (
             f"guidance_scale {guidance_scale:g}: {self._why(guidance_scale)}, so the UNet gets {fed} latent(s) a "
-            f"step, but it is compiled at batch {self.unet_batch} and runs data-parallel on the worker's "
-            f"{CORES_PER_WORKER} NeuronCores, which takes {CORES_PER_WORKER * self.unet_batch} (one compiled "
-            f"batch per core) or a single latent; {self._fix(guidance_scale)}"
+            f"step; compiled at batch {self.unet_batch}, data-parallel on {CORES_PER_WORKER} NeuronCores, it takes "
+            f"{CORES_PER_WORKER * self.unet_batch} (one batch per core) or 1; {self._fix(guidance_scale)}"
         )
 
     def _why(self, guidance_scale: float) -> str:
         if self.cfg(guidance_scale):
             return "classifier-free guidance doubles the latents"
         if self.guidance_embedding:
-            return "this UNet takes guidance as an input (time_cond_proj_dim), never as classifier-free guidance"
+            return "this UNet takes guidance as an input (time_cond_proj_dim), not by classifier-free guidance"
         return "guidance_scale <= 1 turns classifier-free guidance off"
 
     def _fix(self, guidance_scale: float) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import argparse
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -50,6 +52,20 @@ def _servers(log_dir: Path) -> Iterator[ServerFactory]:
     yield start
     for server in started:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def neuron_parser() -> argparse.ArgumentParser:
+    """optimum-neuron 0.4.5's own `optimum-cli export neuron` argument parser."""
+    saved = dict(os.environ)  # importing optimum.neuron sets NEURON_PLATFORM_TARGET_OVERRIDE
+    try:
+        from optimum.commands.export.neuronx import parse_args_neuronx
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    parser = argparse.ArgumentParser()
+    parse_args_neuronx(parser)
+    return parser
 
 
 @pytest.fixture(scope="session")

@@ -45,20 +45,6 @@ def write_config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def neuron_parser() -> argparse.ArgumentParser:
-    """optimum-neuron 0.4.5's own `optimum-cli export neuron` argument parser."""
-    saved = dict(os.environ)  # importing optimum.neuron sets NEURON_PLATFORM_TARGET_OVERRIDE
-    try:
-        from optimum.commands.export.neuronx import parse_args_neuronx
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    parser = argparse.ArgumentParser()
-    parse_args_neuronx(parser)
-    return parser
-
-
 def dry_run(*args: str) -> list[list[str]]:
     result = cli("compile", "--dry-run", *args)
     assert result.returncode == 0, result.stderr
