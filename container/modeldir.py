@@ -103,11 +103,12 @@ def inspect_model_dir(path: Path, verify: Verify = "full") -> ModelInfo:
     """Validate `path` and describe it; raise ModelDirError with one line on any problem."""
     if path.is_dir() and _lists_variants(path):
         return _variants_info(path, verify)
-    return _model_info(resolve_model_root(path), verify)
+    root = resolve_model_root(path)
+    return _default_guidance_runs(_model_info(root, verify), root / MANIFEST_NAME)
 
 
 def _model_info(path: Path, verify: Verify) -> ModelInfo:
-    """One model folder: a compiled Neuron one or a plain diffusers one."""
+    """One model folder: a compiled Neuron one or a plain diffusers one (its defaults not yet checked)."""
     index = _read_json(path / MODEL_INDEX, what="an SDXL model folder")
     class_name = str(index.get("_class_name", ""))
     if "StableDiffusionXL" not in class_name:
@@ -116,8 +117,7 @@ def _model_info(path: Path, verify: Verify) -> ModelInfo:
     if is_compiled(path):
         layout = read_compiled_layout(path)
         defaults = manifest.defaults if manifest else FALLBACK_DEFAULTS
-        info = ModelInfo(path, "neuron", (layout.shape,), layout.images_per_prompt, defaults, manifest, layout.batch)
-        return _default_guidance_runs(info, path / MANIFEST_NAME)
+        return ModelInfo(path, "neuron", (layout.shape,), layout.images_per_prompt, defaults, manifest, layout.batch)
     return _diffusers_info(path, manifest)
 
 
@@ -157,7 +157,7 @@ def _variant(root: Path, entry: VariantEntry, verify: Verify) -> Variant:
             f"{root / MANIFEST_NAME}: variant {entry.name!r} is listed at {entry.shape}, but {folder} serves "
             f"{info.describe_shapes()}"
         )
-    served = replace(info, shapes=(entry.shape,), defaults=entry.defaults)
+    served = replace(info, shapes=(entry.shape,), defaults=entry.defaults)  # the root's entry decides
     return Variant(entry.name, _default_guidance_runs(served, root / MANIFEST_NAME), entry.share)
 
 
