@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from compile.package import package
 from tests.conftest import ServerFactory
 from tests.emf import datapoints, metric_sum, wait_documents
 from tests.server import FAKE, Server, pid_alive
+from tests.test_package import extract
 from tests.test_server_lifecycle import assert_one_line_error, run_serve
 
 JSON = {"Accept": "application/json"}
@@ -57,6 +59,17 @@ def test_each_size_runs_on_its_variants_own_model(servers: ServerFactory, tiny_v
     assert echoed["variant"] == "96x64" and echoed["num_inference_steps"] == 4  # the variant's defaults
     again = server.invoke({"prompt": "a cat", "seed": 1, "width": 96, "height": 64})
     assert again.content == wide.content  # deterministic per variant
+
+
+def test_a_packaged_two_variant_artifact_is_served(servers: ServerFactory, tiny_variants: Path, tmp_path: Path) -> None:
+    archive = package(tiny_variants, tmp_path / "model.tar.gz", progress=False).path
+    model_dir = extract(archive, tmp_path / "opt_ml_model")  # what SageMaker unpacks into /opt/ml/model
+    server = servers(None, env={"SM_MODEL_DIR": str(model_dir)})  # verified in full at start
+    assert sorted(server.wait_ping(200)["variants"]) == ["64x64", "96x64"]
+    workers = lanes(server)
+    for name, width in (("64x64", 64), ("96x64", 96)):
+        response = server.invoke({"prompt": "a cat", "seed": 2, "width": width}, headers=JSON).json()
+        assert (response["worker"], response["parameters"]["variant"]) == (workers[name][0], name)
 
 
 @pytest.mark.parametrize(
