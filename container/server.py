@@ -97,10 +97,12 @@ def check_cache_dir(settings: Settings) -> None:
 
 def make_app(plan: ServePlan) -> Any:
     """Runs in the front worker after fork: builds the pool (spawning the model workers) and the app."""
-    from .app import Runtime, create_app
+    from .app import create_app
     from .cache import build_cache
+    from .inflight import InFlight
     from .metrics import MetricsEmitter
     from .pool import WorkerPool
+    from .runtime import Runtime
     from .worker import WorkerConfig
 
     variants = {variant.name: variant.model for variant in plan.model.served}
@@ -119,7 +121,8 @@ def make_app(plan: ServePlan) -> Any:
     pool = WorkerPool(plan.settings, plan.lanes, config_for)
     cache = build_cache(plan.settings, plan.model, plan.backend, plan.slots[0].device)
     metrics = MetricsEmitter.from_settings(plan.settings, by_variant=plan.model.has_variants)
-    app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool, cache, metrics))
+    inflight = InFlight(pool.submit, cache.store) if cache is not None else None
+    app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool, cache, metrics, inflight))
     pool.start()
     return app
 
