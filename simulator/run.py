@@ -84,14 +84,14 @@ def simulate(workload: Workload, fleet: Fleet, observation: Observation, spec: P
     )
 
 
-def _requests_key(spec: PolicySpec) -> MetricKey:
+def requests_key(spec: PolicySpec) -> MetricKey:
     return (spec.requests_namespace, names.REQUESTS_METRIC, names.REQUESTS_STAT)
 
 
 def _lags(spec: PolicySpec, observation: Observation) -> dict[MetricKey, float]:
     sagemaker = observation.sagemaker_lag_s
     keys = (INSTANCES, BACKLOG, BACKLOG_PER_INSTANCE, WITHOUT_CAPACITY)
-    return {**dict.fromkeys(keys, sagemaker), _requests_key(spec): observation.custom_lag_s}
+    return {**dict.fromkeys(keys, sagemaker), requests_key(spec): observation.custom_lag_s}
 
 
 def _policies(spec: PolicySpec, metrics: Metrics, observation: Observation) -> list[Policy]:
@@ -151,7 +151,7 @@ class _Control:
         self.metrics.publish(WITHOUT_CAPACITY, minute, 1.0 if backlog and not serving else 0.0)
         counts = self.demand if self.demand is not None else endpoint.finished_per_minute
         requests = counts[minute] if minute < len(counts) else 0
-        self.metrics.publish(_requests_key(self.spec), minute, float(requests) if requests else None)
+        self.metrics.publish(requests_key(self.spec), minute, float(requests) if requests else None)
 
     def schedule(self) -> None:
         moment = self.observation.start + timedelta(seconds=self.env.now)
