@@ -16,8 +16,8 @@ from simulator.cloudwatch import Metrics
 from simulator.errors import SimulationError
 from simulator.policies import AlarmShape, TargetTracking, proportional, step_scaling, target_tracking
 from simulator.run import BACKLOG_PER_INSTANCE, WITHOUT_CAPACITY
-from simulator.schedule import UTC, cron_matcher, firing_rule
 from simulator.scenario import MONDAY, RequestCount, policy_spec
+from simulator.schedule import UTC, cron_matcher, firing_rule
 from tests.aws import EXAMPLE, write_config
 
 MINUTE = 60.0
