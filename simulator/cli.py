@@ -69,6 +69,7 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
     add("--high-alarm-minutes", type=int, default=3, help="target tracking: minutes above target (default 3)")
     add("--low-alarm-minutes", type=int, default=15, help="minutes below the low threshold (default 15)")
     add("--low-alarm-ratio", type=float, default=0.9, help="low threshold / target (default 0.9)")
+    add("--no-schedules", action="store_true", help="leave out the config's scheduled actions (they move min/max)")
     add("--start", help="UTC time of t = 0 for scheduled actions (default 2026-01-05T00:00:00Z, a Monday)")
 
 
@@ -88,7 +89,7 @@ def _simulate(args: argparse.Namespace) -> int:
     load = workload(traffic.merged(specs, args.seed), args.cache_hit_rate, fleet, args.seed)
     demand = demand_count(config, args.count_cache_hits)
     names = list(dict.fromkeys(args.policy or POLICIES[:3]))
-    outcomes = _run_policies(config, names, load, fleet, observation, demand)
+    outcomes = _run_policies(config, names, load, fleet, observation, demand, args.no_schedules)
     _report(args, outcomes, price_per_hour, price_source, fleet, observation, demand, " + ".join(specs))
     return 0
 
@@ -177,11 +178,16 @@ def _run_policies(
     fleet: Fleet,
     observation: Observation,
     demand: RequestCount,
+    no_schedules: bool,
 ) -> list[Outcome]:
+    from dataclasses import replace
+
     from .run import simulate
     from .scenario import policy_spec
 
     specs = [policy_spec(config, name, demand, observation.start) for name in names]  # config errors before any run
+    if no_schedules:
+        specs = [replace(spec, schedules=()) for spec in specs]
     outcomes = []
     for number, spec in enumerate(specs, 1):
         began = time.perf_counter()
@@ -213,6 +219,9 @@ def _report(
     results = {o.policy: report.figures(o, price_per_hour, args.slo_s) for o in outcomes}
     print(f"trace {trace}, seed {args.seed}; ${price_per_hour:,.2f} per instance-hour ({price_source})")
     print("\n".join(report.table(results)))
+    fired = sorted({name for outcome in outcomes for _, name in outcome.scheduled})
+    if fired:
+        print(f"scheduled actions fired: {', '.join(fired)} (they move min/max; --no-schedules leaves them out)")
     inputs = {
         "trace": trace,
         "seed": args.seed,
@@ -222,6 +231,7 @@ def _report(
         "fleet": asdict(fleet),
         "observation": {**asdict(observation), "start": observation.start.isoformat()},
         "demand_count": asdict(demand),
+        "schedules": not args.no_schedules,
     }
     if args.json:
         _write(args.json, lambda path: path.write_text(report.document(inputs, results)))

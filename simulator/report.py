@@ -42,6 +42,7 @@ class Figures:
     backlog_cleared_min: float | None  # first minute after the peak backlog with nothing queued
     scaling_activities: int
     refused_while_updating: int
+    scheduled_actions: int  # scheduled actions that fired (each moves min/max)
     run_minutes: float
 
 
@@ -78,6 +79,7 @@ def figures(outcome: Outcome, price_per_hour: float, slo_s: float) -> Figures:
         backlog_cleared_min=_cleared(backlog),
         scaling_activities=len(outcome.activities),
         refused_while_updating=outcome.refused,
+        scheduled_actions=len(outcome.scheduled),
         run_minutes=outcome.end_s / 60,
     )
 
@@ -132,6 +134,7 @@ ROWS: list[tuple[str, str, str]] = [  # field, label, format
     ("backlog_cleared_min", "backlog cleared at (minute)", "{:,.0f}"),
     ("scaling_activities", "scaling activities", "{:,}"),
     ("refused_while_updating", "changes refused while updating", "{:,}"),
+    ("scheduled_actions", "scheduled actions fired", "{:,}"),
 ]
 
 

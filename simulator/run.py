@@ -51,6 +51,7 @@ class Outcome:
     minutes: Minutes
     activities: list[Activity]
     refused: int  # capacity changes refused while the endpoint was updating
+    scheduled: list[tuple[float, str]]  # (time, name) of each scheduled action that fired
     end_s: float
     workers: int
 
@@ -79,6 +80,7 @@ def simulate(workload: Workload, fleet: Fleet, observation: Observation, spec: P
         minutes=loop.minutes,
         activities=target.activities,
         refused=target.refused,
+        scheduled=loop.scheduled,
         end_s=env.now,
         workers=fleet.workers,
     )
@@ -125,6 +127,7 @@ class _Control:
         count = spec.request_count
         self.demand = demand_per_minute(workload, count.count_cache_hits) if count.source == "gateway" else None
         self.minutes = Minutes()
+        self.scheduled: list[tuple[float, str]] = []
 
     def run(self, finished: simpy.Event) -> simpy.events.ProcessGenerator:
         minute = 0
@@ -158,6 +161,7 @@ class _Control:
         for action in self.spec.schedules:
             if action.fires.at(moment):
                 self.target.set_bounds(action.min_capacity, action.max_capacity)
+                self.scheduled.append((self.env.now, action.name))
 
     def scale(self) -> None:
         now, target = self.env.now, self.target

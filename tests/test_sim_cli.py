@@ -171,3 +171,20 @@ def test_the_command_line_loads_simpy_and_matplotlib_only_when_simulating() -> N
     assert (
         subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
     )
+
+
+def test_scheduled_actions_move_the_bounds_unless_left_out(capsys: Capsys, tmp_path: Path) -> None:
+    """deploy/example.yaml raises MinCapacity to 1 at 08:00 London on weekdays (GMT in January); without
+    the step policy nothing else can leave zero instances."""
+    config = write_config(tmp_path, **{"autoscaling.scale_from_zero.enabled": False})
+    path = tmp_path / "out.json"
+    args = ["simulate", str(config), "--trace", "steady:2:10", "--policy", "usage-rate-container", "--initial", "0"]
+    run = cli(capsys, *args, "--start", "2026-01-05T07:55:00Z", "--json", str(path))
+    assert run.code == 0, run.err
+    assert "scheduled actions fired: sdxl-inf2-prod-weekday-morning" in run.out
+    result = json.loads(path.read_text())["policies"]["usage-rate-container"]
+    assert (result["scheduled_actions"], result["peak_instances"], result["completed"]) == (1, 1, 20)
+    run = cli(capsys, *args, "--start", "2026-01-05T07:55:00Z", "--no-schedules", "--ttl-s", "600", "--json", str(path))
+    assert run.code == 0, run.err
+    result = json.loads(path.read_text())["policies"]["usage-rate-container"]
+    assert (result["scheduled_actions"], result["peak_instances"], result["expired"]) == (0, 0, 20)
