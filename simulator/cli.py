@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .scenario import Fleet, Observation, RequestCount, Workload
 
 USER_ERRORS: tuple[type[Exception], ...] = (SimulationError,)  # one line each, exit 2
-DEFAULT_TRACE = "spike:60:6000:30:30:180"  # the README's campaign spike
+DEFAULT_TRACE = "spike:60:12000:30:30:180"  # the campaign spike of the README
 POLICIES = ("usage-rate-container", "usage-rate-demand", "backlog", "none")
 # Start-up of an instance, assumptions (README): AWS says "several minutes" to provision; no inf2 SDXL figure.
 LAUNCH_S, DOWNLOAD_S, LOAD_S = 240.0, 60.0, 120.0
