@@ -13,8 +13,10 @@ M-of-N alarms, cooldowns, the largest capacity wins).
     policies.py     target tracking, the step policy and scheduled actions, built from deploy's requests
     schedule.py     when a scheduled action fires (AWS cron/at/rate, with its time zone)
     endpoint.py     queue, instances, workers (one SimPy event per request)
+    scenario.py     the fleet's constants, the workload, the policies from deploy's requests
     run.py          one policy over one scenario: the per-minute control loop
     report.py       per-policy figures, the table and the JSON
     plot.py         the PNG (matplotlib, Agg)
     cli.py          `sdxl-inf2 simulate`
+    errors.py       SimulationError: bad input, one line
 """

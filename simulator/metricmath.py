@@ -20,6 +20,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NoReturn
 
 from .errors import SimulationError
 
@@ -84,7 +85,7 @@ class _Parser:
             self.fail(f"unexpected {self.tokens[self.position]!r}")
         return node
 
-    def fail(self, problem: str) -> None:
+    def fail(self, problem: str) -> NoReturn:
         raise SimulationError(f"metric math {self.expression!r}: {problem}")
 
     def peek(self) -> str | None:
@@ -95,7 +96,7 @@ class _Parser:
         if token is None or (expected is not None and token != expected):
             self.fail(f"expected {expected or 'more'} at the end" if token is None else f"expected {expected}")
         self.position += 1
-        return token  # type: ignore[return-value]
+        return token
 
     def logical(self, names: tuple[str, str]) -> Node:
         lower = self.comparison if names[0] == "AND" else lambda: self.logical(("AND", "&&"))
