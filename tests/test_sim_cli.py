@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,45 +84,26 @@ def test_the_same_seed_gives_the_same_json(capsys: Capsys, tmp_path: Path) -> No
     assert paths[0].read_bytes() != paths[2].read_bytes()
 
 
+def simulate_json(capsys: Capsys, tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """Runs `sdxl-inf2 simulate ARGS --json`; returns stdout and the figures by policy."""
+    path = tmp_path / "out.json"
+    run = cli(capsys, "simulate", *args, "--json", str(path))
+    assert run.code == 0, run.err
+    return run.out, json.loads(path.read_text())["policies"]
+
+
 def test_csv_and_merged_traces(capsys: Capsys, tmp_path: Path) -> None:
     arrivals = tmp_path / "arrivals.csv"
     arrivals.write_text("0\n1.5\n\n30\n")
-    path = tmp_path / "out.json"
-    run = cli(
-        capsys,
-        "simulate",
-        str(EXAMPLE),
-        "--trace",
-        f"csv:{arrivals}",
-        "--trace",
-        "steady:2:3",
-        "--policy",
-        "none",
-        "--json",
-        str(path),
-    )
-    assert run.code == 0, run.err
-    result = json.loads(path.read_text())["policies"]["none"]
+    traces = ["--trace", f"csv:{arrivals}", "--trace", "steady:2:3"]
+    _, policies = simulate_json(capsys, tmp_path, str(EXAMPLE), *traces, "--policy", "none")
+    result = policies["none"]
     assert (result["requests"], result["completed"], result["p50_s"]) == (9, 9, 10.0)  # one instance, all at once
 
 
 def test_policy_none_keeps_the_initial_capacity(capsys: Capsys, tmp_path: Path) -> None:
-    path = tmp_path / "out.json"
-    run = cli(
-        capsys,
-        "simulate",
-        str(EXAMPLE),
-        "--trace",
-        "steady:600:20",
-        "--policy",
-        "none",
-        "--initial",
-        "3",
-        "--json",
-        str(path),
-    )
-    assert run.code == 0, run.err
-    result = json.loads(path.read_text())["policies"]["none"]
+    args = ["--trace", "steady:600:20", "--policy", "none", "--initial", "3"]
+    result = simulate_json(capsys, tmp_path, str(EXAMPLE), *args)[1]["none"]
     assert result["peak_instances"] == 3 and result["mean_instances"] == pytest.approx(3)
     assert result["expired"] == 0 and result["p95_s"] > 60  # 600 a minute against 216: a growing queue
 
@@ -177,14 +159,11 @@ def test_scheduled_actions_move_the_bounds_unless_left_out(capsys: Capsys, tmp_p
     """deploy/example.yaml raises MinCapacity to 1 at 08:00 London on weekdays (GMT in January); without
     the step policy nothing else can leave zero instances."""
     config = write_config(tmp_path, **{"autoscaling.scale_from_zero.enabled": False})
-    path = tmp_path / "out.json"
-    args = ["simulate", str(config), "--trace", "steady:2:10", "--policy", "usage-rate-container", "--initial", "0"]
-    run = cli(capsys, *args, "--start", "2026-01-05T07:55:00Z", "--json", str(path))
-    assert run.code == 0, run.err
-    assert "scheduled actions fired: sdxl-inf2-prod-weekday-morning" in run.out
-    result = json.loads(path.read_text())["policies"]["usage-rate-container"]
+    args = [str(config), "--trace", "steady:2:10", "--policy", "usage-rate-container", "--initial", "0"]
+    args += ["--start", "2026-01-05T07:55:00Z"]
+    out, policies = simulate_json(capsys, tmp_path, *args)
+    assert "scheduled actions fired: sdxl-inf2-prod-weekday-morning" in out
+    result = policies["usage-rate-container"]
     assert (result["scheduled_actions"], result["peak_instances"], result["completed"]) == (1, 1, 20)
-    run = cli(capsys, *args, "--start", "2026-01-05T07:55:00Z", "--no-schedules", "--ttl-s", "600", "--json", str(path))
-    assert run.code == 0, run.err
-    result = json.loads(path.read_text())["policies"]["usage-rate-container"]
+    result = simulate_json(capsys, tmp_path, *args, "--no-schedules", "--ttl-s", "600")[1]["usage-rate-container"]
     assert (result["scheduled_actions"], result["peak_instances"], result["expired"]) == (0, 0, 20)
