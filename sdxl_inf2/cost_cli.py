@@ -15,6 +15,7 @@ from .cost import (
     Preset,
     figures,
     preset_implications,
+    price,
     seed_implications,
 )
 
@@ -69,16 +70,11 @@ def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
         if config.autoscaling is not None:
             seconds = config.autoscaling.usage_rate.seconds_per_image
             target = config.autoscaling.usage_rate.target_value
-    price, source = args.price_per_hour, "--price-per-hour"
-    if price is None:
-        price = SEED.price_per_hour
-        source = (
-            f"implied by the seed: {SEED.images_per_instance_hour:,.0f} x ${SEED.cost_per_image}; not an AWS list price"
-        )
+    price_per_hour, source = price(args.price_per_hour)
     inputs = CostInputs(
         seconds_per_image=seconds if args.seconds_per_image is None else args.seconds_per_image,
         workers=workers if args.workers is None else args.workers,
-        price_per_hour=price,
+        price_per_hour=price_per_hour,
         cache_hit_rate=args.cache_hit_rate,
         target=target if args.target is None else args.target,
     )
