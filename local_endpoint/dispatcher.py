@@ -106,9 +106,10 @@ class Dispatcher:
             request = self.queue.popleft()
             request.attempts += 1
             request.dispatched = time.monotonic()
-            self.in_flight[instance] = self.in_flight.get(instance, 0) + 1
+            held = self.in_flight[instance] = self.in_flight.get(instance, 0) + 1
             self.events.request(
-                request.inference_id, f"dispatched to instance {instance.slot} (attempt {request.attempts})"
+                request.inference_id,
+                f"dispatched to instance {instance.slot} (attempt {request.attempts}, {held} in flight there)",
             )
             handed.append((instance, request))
         return handed
