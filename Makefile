@@ -56,6 +56,7 @@ bench: $(TINY)/manifest.json  ## every benchmark (a few minutes); tables printed
 	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.encode
 	$(BIN)/python -m bench.cache_metrics
+	$(BIN)/python -m bench.local_endpoint
 
 soak: $(TINY)/manifest.json  ## 10 minutes of steady load: 0 errors, RSS growth < 5% per process
 	$(BIN)/python -m bench.soak --minutes 10

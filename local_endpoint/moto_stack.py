@@ -1,17 +1,21 @@
 """AWS on loopback: a moto server, the config's buckets, and the real `deploy` run against it.
 
-moto runs in this process (threaded) unless AWS_ENDPOINT_URL already names a reachable server.
+moto runs in a child process (moto_process.py) unless AWS_ENDPOINT_URL already names a reachable
+server.
 boto3 finds it the standard way only (AWS_ENDPOINT_URL, test credentials and a region in this
 process's environment), so `deploy` runs exactly the code it runs against AWS. moto's SageMaker
-refuses `ml.inf2.*` in CreateEndpointConfig (its list of instance types predates Inferentia2): an
-in-process moto is patched to accept Inferentia2 and Trainium types; an external one cannot be.
+refuses `ml.inf2.*` in CreateEndpointConfig (its list of instance types predates Inferentia2): the
+moto started here is patched to accept Inferentia2 and Trainium types; an external one cannot be.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +76,7 @@ class LocalAws:
 
 @contextlib.contextmanager
 def local_aws(config: DeployConfig) -> Iterator[LocalAws]:
-    """moto for the lifetime of the block, with this process's boto3 pointed at it."""
+    """AWS for the lifetime of the block, with this process's boto3 pointed at it."""
     region = _region(config)
     external = os.environ.get("AWS_ENDPOINT_URL")
     if external:
@@ -81,29 +85,35 @@ def local_aws(config: DeployConfig) -> Iterator[LocalAws]:
         _point_boto3(external, region)
         yield LocalAws(external, region, external=True)
         return
-    server = _moto_server()
-    with accept_neuron_instance_types():
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            url = f"http://{host}:{port}"
-            for name in [*_LEAKS, *(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_"))]:
-                os.environ.pop(name, None)
-            os.environ.update(TEST_CREDENTIALS)
-            _point_boto3(url, region)
-            yield LocalAws(url, region, external=False)
-        finally:
-            server.stop()
+    with _moto_process() as url:
+        for name in [*_LEAKS, *(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_"))]:
+            os.environ.pop(name, None)
+        os.environ.update(TEST_CREDENTIALS)
+        _point_boto3(url, region)
+        yield LocalAws(url, region, external=False)
 
 
-def _moto_server() -> Any:
+@contextlib.contextmanager
+def _moto_process() -> Iterator[str]:
+    """moto in a child process (local_endpoint/moto_process.py); yields its URL."""
+    if importlib.util.find_spec("moto") is None:
+        raise LocalEndpointError("local-endpoint needs moto, which is not installed: pip install 'sdxl-inf2[local]'")
+    command = [sys.executable, "-m", "local_endpoint.moto_process"]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
     try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        raise LocalEndpointError(
-            "local-endpoint needs moto, which is not installed: pip install 'sdxl-inf2[local]'"
-        ) from None
-    return ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        assert child.stdout is not None
+        url = child.stdout.readline().decode().strip()
+        if not url.startswith("http://"):
+            raise LocalEndpointError(f"moto did not start (exit status {child.wait()})")
+        yield url
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()  # its signal to stop
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def _region(config: DeployConfig) -> str:

@@ -70,7 +70,7 @@ class Aws:
 
     def queue_async_results(self, *results: dict[str, Any]) -> None:
         """What moto's InvokeEndpointAsync writes next (moto runs no container)."""
-        body = {"results": list(results), "region": REGION}
+        body: dict[str, Any] = {"results": list(results), "region": REGION}
         url = f"{self.url}/moto-api/static/sagemaker/async-endpoint-results"
         requests.post(url, json=body, timeout=10).raise_for_status()
 
