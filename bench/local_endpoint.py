@@ -10,7 +10,8 @@ slot freed -> next request read from S3 -> POST); above W the container holds th
 
 The levels run in turn, twice (`--rounds`), each on a fresh endpoint; the table gives every
 round. The notification topics are kept, the SQS queue is not: nothing reads it during the run,
-and moto's SQS scans every stored message on each send (real SQS does not). The CPU the endpoint
+and moto's SQS scans every stored message on each send (real SQS does not). The container's EMF
+metrics are off: forwarding them stands in for CloudWatch Logs, which is not dispatch work. The CPU the endpoint
 process and its moto spend per request is printed too: on a small shared machine it, not the
 dispatch, can be what limits the throughput.
 
@@ -53,6 +54,7 @@ def config(folder: Path, concurrency: int) -> Path:
         "SDXL_SIMULATED_SECONDS": str(SECONDS),
         "SDXL_MAX_QUEUE": "256",
         "SDXL_LOG_LEVEL": "warning",
+        "SDXL_METRICS": "off",  # forwarding EMF stands in for CloudWatch Logs: not dispatch work
     }
     changes = {
         "environment": environment,
