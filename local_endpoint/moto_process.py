@@ -8,6 +8,7 @@ its stdin closes, so it never outlives the command that started it, however that
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from .moto_stack import accept_neuron_instance_types
@@ -15,6 +16,8 @@ from .moto_stack import accept_neuron_instance_types
 
 def main() -> int:
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log on the command's stderr
 
     with accept_neuron_instance_types():
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
