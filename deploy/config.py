@@ -237,9 +237,11 @@ class DeployConfig(Section):
 
     @property
     def max_concurrency(self) -> int:
-        """Requests SageMaker hands one instance at once: by default one per model worker, so none waits."""
+        """Requests SageMaker hands one instance at once. By default one per model worker plus one
+        held in the container's queue, so a worker that finishes starts the next request at once
+        instead of idling for the dispatch round trip (bench/local_endpoint, README)."""
         chosen = self.async_inference.max_concurrent_invocations_per_instance if self.async_inference else None
-        return chosen or self.workers
+        return chosen or self.workers + 1
 
     @property
     def notifications(self) -> Notifications:
