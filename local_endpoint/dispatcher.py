@@ -72,8 +72,11 @@ class Dispatcher:
     def stop(self) -> None:
         with self.changed:
             self.stopping = True
+            waiting = len(self.queue)
             self.changed.notify()
         self.thread.join(timeout=5)
+        if waiting:
+            self.events.event(f"{waiting} queued request(s) left unfinished: the endpoint is stopping")
 
     def _run(self) -> None:
         while True:
@@ -144,6 +147,9 @@ class Dispatcher:
                     f"requeued: lost instance {instance.slot} (attempt {request.attempts} of {MAX_ATTEMPTS})",
                 )
             self.changed.notify()
+        if outcome.status == "lost" and self.stopping:
+            self.events.request(request.inference_id, "left unfinished: the endpoint is stopping")
+            return
         if outcome.status == "lost":
             self.fleet.report_lost(instance)
             if not requeue:

@@ -22,7 +22,7 @@ from deploy.config import DeployConfig
 
 from .attempt import run_attempt
 from .cloudwatch import MetricsPublisher
-from .dispatcher import Dispatcher
+from .dispatcher import Backlog, Dispatcher
 from .events import EventLog
 from .instances import Fleet
 from .moto_stack import LocalAws, create_buckets, deploy_endpoint, local_aws
@@ -102,7 +102,7 @@ class LocalEndpoint:
             endpoint.name,
             endpoint.variant,
             self.options.metrics_period_s,
-            (lambda: self.dispatcher.backlog()) if endpoint.async_settings else None,  # type: ignore[union-attr]
+            self._backlog if endpoint.async_settings else None,
             lambda: fleet.ready(),
             self.events,
         )
@@ -112,7 +112,7 @@ class LocalEndpoint:
             log_dir,
             self.events,
             metrics.forward,
-            lambda: self.dispatcher.wake() if self.dispatcher else None,
+            self._instances_changed,
             self.config.container_startup_health_check_timeout_s,
         )
         self.exit.callback(fleet.stop)
@@ -131,6 +131,14 @@ class LocalEndpoint:
         metrics.start()
         self.exit.callback(metrics.stop)
         return fleet
+
+    def _backlog(self) -> Backlog:
+        assert self.dispatcher is not None
+        return self.dispatcher.backlog()
+
+    def _instances_changed(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
 
     def _serve(self, server: BaseWSGIServer, api: RuntimeApi) -> None:
         attach(server, api)

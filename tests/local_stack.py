@@ -8,6 +8,7 @@ boto3 clients, so they reach it exactly as a user's program would.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -33,7 +35,8 @@ class LocalStack:
         self.lock = threading.Lock()
         self.stderr_path = log_dir / f"local-endpoint-{self.port}.err"
         command = [str(BIN / "sdxl-inf2"), "local-endpoint", str(config), "--model-dir", str(model_dir)]
-        command += ["--port", str(self.port), "--log-dir", str(log_dir / f"instances-{self.port}"), *args]
+        self.instance_log_dir = log_dir / f"instances-{self.port}"
+        command += ["--port", str(self.port), "--log-dir", str(self.instance_log_dir), *args]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         full_env.update({"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})})
         with self.stderr_path.open("wb") as err:
@@ -102,6 +105,17 @@ class LocalStack:
     def instance_url(self, slot: int) -> str:
         pattern = re.compile(rf"instance {slot} starting: pid \d+, (http://\S+),")
         return [m[1] for m in map(pattern.search, self.output()) if m][-1]
+
+    def request_logs(self, inference_id: str) -> list[dict[str, Any]]:
+        """The containers' own request-log entries for one inference id (JSON lines in the instance logs)."""
+        entries = []
+        for log in sorted(self.instance_log_dir.glob("instance-*.log")):
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("{") and f'"{inference_id}"' in line:
+                    entry = json.loads(line)
+                    if entry.get("inference_id") == inference_id and "_aws" not in entry:
+                        entries.append(entry)
+        return entries
 
     def process_tree(self) -> list[psutil.Process]:
         with contextlib.suppress(psutil.NoSuchProcess):

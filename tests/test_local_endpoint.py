@@ -38,7 +38,7 @@ CONTAINER = {
     "SDXL_BACKEND": "tests.fakes.sleeps:Backend",
     "SDXL_WORKERS": "2",
     "FAKE_GENERATE_S": "0.1",
-    "SDXL_LOG_LEVEL": "warning",
+    "SDXL_LOG_LEVEL": "info",  # the request log shows what reached the container
     "SDXL_RESTART_BACKOFF_S": "0.2",
 }
 STACK = {
@@ -182,6 +182,8 @@ def test_a_success_notification_is_sagemakers_message(stack: LocalStack) -> None
     assert note["responseParameters"] == {"contentType": "image/png", "outputLocation": answer["OutputLocation"]}
     assert note["receivedTime"] <= note["eventTime"] and note["awsRegion"] == "us-east-1"
     assert answer["OutputLocation"] == f"s3://{DATA}/sdxl-inf2-prod/results/{answer['InferenceId']}.out"
+    [entry] = stack.request_logs(answer["InferenceId"])  # the id and the custom attributes reached the container
+    assert (entry["status"], entry["custom_attributes"]) == (200, "trace=1")
 
 
 @pytest.mark.parametrize(("accept", "fields"), [("image/png", {}), ("image/jpeg", {"output_format": "jpeg"})])
