@@ -1,9 +1,10 @@
 """bench/cache_metrics: what the result cache and the EMF metrics cost one request, in the front.
 
 In-process, median of many calls: the cache key, a disk lookup that misses, a disk hit (read, LRU
-update and checksum) for a small and an SDXL-sized (1.5 MB) PNG, and one request's EMF documents
-through aws-embedded-metrics (flush_sync) against its bare serializer. The latency path pays the key
-and the lookup; metrics and cache writes run after the response is sent (they cost CPU, not latency).
+update and checksum) and a disk write (pack + put, as a miss pays before its response) for a small
+and an SDXL-sized (1.5 MB) PNG, and one request's EMF documents through aws-embedded-metrics
+(flush_sync) against its bare serializer. The latency path pays the key, the lookup and, for a
+miss, the disk write; metrics and S3 writes run after the response is sent (CPU, not latency).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import contextlib
 import functools
 import io
+import itertools
 import os
 import sys
 import tempfile
@@ -62,7 +64,11 @@ def cache_rows(repeat: int) -> Rows:
         store = DiskStore(Path(folder), 1 << 30)
         rows.append(("disk lookup, miss", per_call_us(lambda: store.get("absent"), repeat)))
         for label, size in (("20 KB", 20_000), ("1.5 MB", 1_500_000)):
-            blob = pack([os.urandom(size)])
+            image = os.urandom(size)
+            blob = pack([image])
+            keys = (f"{label}-{n}" for n in itertools.count())  # a miss writes a new key (overwrites cost more)
+            write_us = per_call_us(lambda: store.put(next(keys), pack([image])), repeat // 20)  # noqa: B023
+            rows.append((f"disk write, {label} (pack + put, before a miss's response)", write_us))
             store.put(label, blob)
             read_us = per_call_us(functools.partial(store.get, label), repeat // 4)
             rows.append((f"disk lookup, hit, {label} (read + LRU update)", read_us))

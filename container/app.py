@@ -16,18 +16,17 @@ from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
 from . import errors
+from .body import read_json
 from .cache import ResultCache
-from .config import Settings
-from .finish import CUSTOM_ATTRIBUTES, finish_request
-from .jobs import Job
-from .metrics import MetricsEmitter
-from .modeldir import ModelInfo
+from .finish import finish_request
+from .headers import CUSTOM_ATTRIBUTES, INFERENCE_ID
+from .jobs import Job, JobResult
 from .negotiation import JSON, ResponsePlan, check_image_count, negotiate
 from .pool import WorkerPool
+from .runtime import Runtime, request_runtime
 from .schema import GenerationParams, parse_request, resolve
 
 log = logging.getLogger("sdxl.request")
-INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
 _VALID_ID = re.compile(r"[\x21-\x7e]{1,64}")
 _HTTP_ERRORS: dict[int, type[errors.ServingError]] = {
     400: errors.BadRequest,
@@ -35,16 +34,6 @@ _HTTP_ERRORS: dict[int, type[errors.ServingError]] = {
     405: errors.MethodNotAllowed,
     413: errors.PayloadTooLarge,
 }
-
-
-@dataclass(frozen=True)
-class Runtime:
-    settings: Settings
-    model: ModelInfo
-    backend: str
-    pool: WorkerPool
-    cache: ResultCache | None = None
-    metrics: MetricsEmitter | None = None
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -79,7 +68,7 @@ def invocations(runtime: Runtime) -> Response:
         raise errors.UnsupportedMediaType(
             f"Content-Type must be application/json, got {request.content_type or 'none'!r}"
         )
-    prompt, fields = parse_request(_json_body())
+    prompt, fields = parse_request(read_json(runtime.settings.max_body_bytes))
     plan = negotiate(request.accept_mimetypes, fields.output_format)
     params = resolve(prompt, fields, runtime.model, plan.output_format)
     check_image_count(plan, params.num_images)
@@ -102,32 +91,28 @@ def _lookup(cache: ResultCache, key: str) -> list[bytes] | None:
 
 
 def _generate(runtime: Runtime, params: GenerationParams, key: str | None) -> Served:
+    """Render on a worker; a cacheable request joins an identical one in flight (README "Result cache")."""
     g.cache = "miss" if key else "off"
-    job = g.job = runtime.pool.submit(Job(params, g.inference_id, runtime.settings.request_timeout_s))
-    result = job.wait()
+    job = g.job = Job(params, g.inference_id, runtime.settings.request_timeout_s)
+    if key is not None and runtime.inflight is not None:
+        outcome = runtime.inflight.run(key, job)  # the local cache tier is written before it returns
+        job = g.job = outcome.job
+        result, g.cache = outcome.result, "coalesced" if outcome.coalesced else "miss"
+    else:
+        result = _run_alone(runtime.pool, job)
     timings = {"queue": job.queue_ms(), **result.timings_ms}
     if key:
-        g.cache_fill = (key, result.images)  # written after the response is sent
         timings["cache"] = g.cache_ms
     return Served(result.images, result.worker, timings, g.cache)
 
 
-def _json_body() -> Any:
-    raw = _read_body(request_runtime().settings.max_body_bytes)
+def _run_alone(pool: WorkerPool, job: Job) -> JobResult:
+    pool.submit(job)
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.BadRequest(f"body is not valid JSON: {exc}", field="(body)") from None
-
-
-def _read_body(limit: int) -> bytes:
-    """The whole body, or 413. A declared Content-Length over the limit is refused before reading;
-    a chunked body (no length) is read up to the limit, and anything beyond it is refused too
-    (werkzeug alone would silently truncate it)."""
-    data = request.stream.read()
-    if len(data) >= limit and request.stream.read(1):
-        raise errors.PayloadTooLarge(f"body over SDXL_MAX_BODY_BYTES={limit}")
-    return bytes(data)
+        return job.wait()
+    except errors.RequestTimeout:
+        job.abandon()
+        raise
 
 
 @dataclass(frozen=True)
@@ -137,13 +122,13 @@ class Served:
     images: list[bytes]
     worker: int | None
     timings_ms: dict[str, float]
-    cache: str  # hit | miss | off
+    cache: str  # hit | miss | coalesced | off
 
 
 def _image_response(plan: ResponsePlan, params: GenerationParams, served: Served) -> Response:
     timings = {**served.timings_ms, "total": (time.monotonic() - g.started) * 1e3}
     timings = g.timings = {k: round(v, 2) for k, v in timings.items()}
-    g.images = len(served.images) if served.cache != "hit" else 0
+    g.images = len(served.images) if served.cache in ("miss", "off") else 0  # rendered for this request
     g.cache = served.cache
     inference_id = g.inference_id
     headers = {
@@ -203,10 +188,3 @@ def _start_request() -> None:
     g.started = time.monotonic()
     given = request.headers.get(INFERENCE_ID, "")
     g.inference_id = given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
-
-
-def request_runtime() -> Runtime:
-    from flask import current_app
-
-    runtime: Runtime = current_app.extensions["sdxl"]
-    return runtime

@@ -1,24 +1,23 @@
-"""What follows a response once it has been sent: the request log line, the metrics, the cache write.
+"""What follows a response once it has been sent: the request log line and the metrics.
 
-All three run in `call_on_close`, after the last byte went out, so none of them adds latency.
+Both run in `call_on_close`, after the last byte went out, so neither adds latency. (The result
+cache's local tier is written before the response instead: see container/inflight.py.)
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Response, g, request
 
+from .headers import CUSTOM_ATTRIBUTES
 from .metrics import RequestOutcome
+from .runtime import Runtime
 from .schema import GenerationParams
 
-if TYPE_CHECKING:
-    from .app import Runtime
-
 log = logging.getLogger("sdxl.request")
-CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 
 def finish_request(response: Response, runtime: Runtime) -> Response:
@@ -28,15 +27,12 @@ def finish_request(response: Response, runtime: Runtime) -> Response:
     entry = _log_entry(response)
     params: GenerationParams | None = g.get("params")
     outcome = _outcome(response, entry) if request.path == "/invocations" else None
-    fill: tuple[str, list[bytes]] | None = g.get("cache_fill") if response.status_code == 200 else None
     log_prompts = runtime.settings.log_prompts
 
     def after_sent() -> None:
         _emit_request_log(entry, params, log_prompts)
         if outcome is not None and runtime.metrics is not None:
             runtime.metrics.emit(outcome)
-        if fill is not None and runtime.cache is not None:
-            runtime.cache.store_later(*fill)
 
     response.call_on_close(after_sent)
     return response

@@ -31,22 +31,32 @@ class Job:
     started: float | None = None
     worker: int | None = None
     future: Future[JobResult] = field(default_factory=Future)
+    deadline: float = field(init=False)
 
-    @property
-    def deadline(self) -> float:
-        return self.submitted + self.timeout_s
+    def __post_init__(self) -> None:
+        self.deadline = self.submitted + self.timeout_s
 
-    def wait(self) -> JobResult:
-        """Block until the result; RequestTimeout (and the job is dropped if not yet started)."""
+    def extend_deadline(self, deadline: float) -> None:
+        """A later request waits for this job too (coalescing): keep it until that one's deadline."""
+        self.deadline = max(self.deadline, deadline)
+
+    def wait(self, deadline: float | None = None, inference_id: str | None = None) -> JobResult:
+        """Block until the result or `deadline` (default: the job's own), then RequestTimeout naming
+        `inference_id` (default: the job's own). The job itself is left alone: see `abandon`."""
+        inference_id = inference_id or self.inference_id
         try:
-            return self.future.result(timeout=max(0.0, self.deadline - time.monotonic()))
+            left = (deadline or self.deadline) - time.monotonic()
+            return self.future.result(timeout=max(0.0, left))
         except (FutureTimeout, CancelledError):
-            self.future.cancel()  # succeeds only while queued: a worker will skip it
             raise RequestTimeout(
                 f"no result within SDXL_REQUEST_TIMEOUT_S={self.timeout_s:g}s "
-                f"({'running' if self.started else 'still queued'}); inference id {self.inference_id}",
-                inference_id=self.inference_id,
+                f"({'running' if self.started else 'still queued'}); inference id {inference_id}",
+                inference_id=inference_id,
             ) from None
+
+    def abandon(self) -> None:
+        """Nobody waits for the result any more: dropped if still queued (a runner skips it)."""
+        self.future.cancel()
 
     def queue_ms(self) -> float:
         return ((self.started or time.monotonic()) - self.submitted) * 1e3

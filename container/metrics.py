@@ -35,6 +35,7 @@ ERROR_CLASS_DIMENSION = "ErrorClass"
 REQUESTS = "NumberOfInferenceRequests"  # 1 per inference request: CacheHits + CacheMisses
 CACHE_HITS = "CacheHits"  # served from the result cache, no worker involved
 CACHE_MISSES = "CacheMisses"  # everything else, uncacheable requests (no seed, cache off) included
+COALESCED = "CoalescedRequests"  # misses that joined an identical request in flight (no render of their own)
 IMAGES_GENERATED = "ImagesGenerated"  # images a model worker rendered (0 for a cache hit)
 QUEUE_TIME = "QueueTime"  # waiting in the shared queue for a free worker
 INFERENCE_LATENCY = "InferenceLatency"  # the worker's pipeline call
@@ -53,7 +54,7 @@ class RequestOutcome:
 
     inference_id: str
     status: int
-    cache: str | None  # hit | miss | off; None: rejected before it became an inference request
+    cache: str | None  # hit | miss | coalesced | off; None: rejected before it became an inference request
     error_type: str | None = None
     images_generated: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -93,6 +94,7 @@ class MetricsEmitter:
         metrics.put_metric(REQUESTS, 1, COUNT)
         metrics.put_metric(CACHE_HITS, int(hit), COUNT)
         metrics.put_metric(CACHE_MISSES, int(not hit), COUNT)
+        metrics.put_metric(COALESCED, int(outcome.cache == "coalesced"), COUNT)
         metrics.put_metric(IMAGES_GENERATED, outcome.images_generated, COUNT)
         for key, name in TIMING_METRICS.items():
             if key in outcome.timings_ms:

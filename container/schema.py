@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import BadRequest
 from .modeldir import ModelInfo
@@ -24,7 +24,20 @@ from .schedulers import SCHEDULERS
 
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**63 - 1
+MAX_FIELD_NAME = 100  # characters of a field name echoed in an error
 OutputFormat = Literal["png", "jpeg", "webp"]
+
+
+def _unicode_text(value: str) -> str:
+    """JSON may escape lone surrogates (\\ud800) that no tokenizer, log or encoder can take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text (a lone surrogate escape such as \\ud800)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode_text)]
 
 
 class GenerationFields(BaseModel):
@@ -32,9 +45,9 @@ class GenerationFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    prompt_2: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
-    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
-    negative_prompt_2: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
+    prompt_2: Text | None = Field(None, max_length=MAX_PROMPT_CHARS)
+    negative_prompt: Text | None = Field(None, max_length=MAX_PROMPT_CHARS)
+    negative_prompt_2: Text | None = Field(None, max_length=MAX_PROMPT_CHARS)
     num_inference_steps: int | None = Field(None, ge=1, le=200)
     guidance_scale: float | None = Field(None, ge=0.0, le=30.0, allow_inf_nan=False)
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
@@ -56,13 +69,13 @@ class GenerationFields(BaseModel):
 
 
 class FlatRequest(GenerationFields):
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    prompt: Text = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
 
 
 class HuggingFaceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    inputs: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    inputs: Text = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     parameters: GenerationFields = GenerationFields()
 
 
@@ -110,8 +123,11 @@ def parse_request(body: object) -> tuple[str, GenerationFields]:
 def _bad_request(exc: ValidationError) -> BadRequest:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "(body)"
+    if len(field) > MAX_FIELD_NAME:  # an unknown key can be as long as the body
+        field = field[: MAX_FIELD_NAME - 1] + "…"
     messages = {"extra_forbidden": "unknown field", "missing": "field required"}
-    return BadRequest(f"{field}: {messages.get(first['type'], first['msg'])}", field=field)
+    message = messages.get(first["type"], str(first["msg"]).removeprefix("Value error, "))
+    return BadRequest(f"{field}: {message}", field=field)
 
 
 def resolve(prompt: str, fields: GenerationFields, model: ModelInfo, output_format: str) -> GenerationParams:

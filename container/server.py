@@ -67,10 +67,12 @@ def check_cache_dir(settings: Settings) -> None:
 
 def make_app(plan: ServePlan) -> Any:
     """Runs in the front worker after fork: builds the pool (spawning the model workers) and the app."""
-    from .app import Runtime, create_app
+    from .app import create_app
     from .cache import build_cache
+    from .inflight import InFlight
     from .metrics import MetricsEmitter
     from .pool import WorkerPool
+    from .runtime import Runtime
     from .worker import WorkerConfig
 
     def config_for(slot: WorkerSlot) -> WorkerConfig:
@@ -87,7 +89,8 @@ def make_app(plan: ServePlan) -> Any:
     pool = WorkerPool(plan.settings, plan.slots, config_for)
     cache = build_cache(plan.settings, plan.model, plan.backend, plan.slots[0].device)
     metrics = MetricsEmitter.from_settings(plan.settings)
-    app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool, cache, metrics))
+    inflight = InFlight(pool.submit, cache.store) if cache is not None else None
+    app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool, cache, metrics, inflight))
     pool.start()
     return app
 

@@ -11,7 +11,6 @@ from .clients import Clients
 from .config import DeployConfig
 from .endpoint import describe_endpoint, endpoint_summary
 from .errors import NotDeployed
-from .metric_math import evaluate
 from .naming import SCALABLE_DIMENSION, alarm_name, resource_id
 
 if TYPE_CHECKING:
@@ -75,11 +74,15 @@ def _query(index: int, name: str, config: DeployConfig) -> MetricDataQueryTypeDe
 
 
 def usage_rate_lines(clients: Clients, config: DeployConfig) -> list[str]:
-    """The usage-rate policy's value in the latest minute that has one: its own metric queries, fetched
-    one-minute datapoints, and its own expression evaluated on them (see deploy/metric_math.py)."""
+    """The usage-rate policy's value in the latest minute that has one. CloudWatch evaluates the
+    policy's metric math; moto stores it and returns no values, so this fetches the policy's own
+    metric queries per minute and evaluates its own expression with the simulator's CloudWatch
+    metric-math rules (simulator/metricmath.py, missing data included): one evaluator for both."""
+    from simulator.metricmath import compile_expression
+
     queries = usage_rate_metrics(config)
     stats = [q for q in queries if "MetricStat" in q]
-    expression = next(q["Expression"] for q in queries if "Expression" in q)
+    text = next(q["Expression"] for q in queries if "Expression" in q)
     end = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)  # noqa: UP017
     answer = clients.cloudwatch.get_metric_data(
         MetricDataQueries=[_per_minute(query) for query in stats],
@@ -87,14 +90,21 @@ def usage_rate_lines(clients: Clients, config: DeployConfig) -> list[str]:
         EndTime=end,
     )
     series = {r["Id"]: dict(zip(r["Timestamps"], r["Values"], strict=True)) for r in answer["MetricDataResults"]}
-    values = evaluate(expression, series)
+    expression = compile_expression(text, set(series))
+    minutes = sorted(set().union(*series.values()), reverse=True)
+    values = ((t, expression.evaluate({name: s.get(t) for name, s in series.items()})) for t in minutes)
+    latest = next(((t, v) for t, v in values if v is not None), None)
     target = config.autoscaling.usage_rate.target_value if config.autoscaling else 0
     title = f"usage rate (target {target:g}, last 15 min):"
-    if not values:
-        return [title, "  no data (no minute with both instances and requests)"]
-    latest = max(values)
-    inputs = ", ".join(f"{name} {series[name][latest]:g}" for name in sorted(series))
-    return [title, f"  {values[latest]:.4g} at {latest:%H:%M} UTC ({inputs}; {expression})"]
+    if latest is None:
+        return [title, "  no data (no minute with a live instance)"]
+    minute, value = latest
+    inputs = ", ".join(f"{name} {_shown(series[name].get(minute))}" for name in sorted(series))
+    return [title, f"  {value:.4g} at {minute:%H:%M} UTC ({inputs}; {text})"]
+
+
+def _shown(value: float | None) -> str:
+    return "no data" if value is None else f"{value:g}"
 
 
 def _per_minute(query: TargetTrackingMetricDataQueryTypeDef) -> MetricDataQueryTypeDef:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,9 @@ class MemoryStore:
 
     def __init__(self, name: str = "memory", fail: Exception | None = None) -> None:
         self.name, self.fail = name, fail
+        self.local = name != "s3"  # like the real tiers: only S3 is remote
         self.entries: dict[str, bytes] = {}
+        self.gate: threading.Event | None = None  # set: put waits for it
 
     def get(self, key: str) -> bytes | None:
         self._maybe_fail()
@@ -36,6 +39,8 @@ class MemoryStore:
 
     def put(self, key: str, blob: bytes) -> None:
         self._maybe_fail()
+        if self.gate is not None:
+            assert self.gate.wait(10)
         self.entries[key] = blob
 
     def delete(self, key: str) -> None:
@@ -166,9 +171,21 @@ def test_a_corrupt_entry_is_dropped_and_reads_as_a_miss(caplog: pytest.LogCaptur
         assert cache.lookup("k").images is None
     assert "k" not in store.entries
     assert "corrupt" in caplog.text
-    cache.store_later("k", IMAGES)
+    cache.store("k", IMAGES)
     assert cache.flush()
     assert cache.lookup("k").images == IMAGES
+
+
+def test_store_writes_the_local_tier_before_it_returns_and_the_remote_one_after() -> None:
+    disk, s3 = MemoryStore("disk"), MemoryStore("s3")
+    s3.gate = threading.Event()  # the background writer blocks in S3's put until the gate opens
+    cache = ResultCache([disk, s3], "fp")
+    cache.store("k", IMAGES)
+    assert unpack(disk.entries["k"]) == IMAGES  # no flush: written before store() returned
+    assert "k" not in s3.entries  # still on the background writer
+    s3.gate.set()
+    assert cache.flush()
+    assert unpack(s3.entries["k"]) == IMAGES
 
 
 def test_a_hit_in_the_slower_tier_is_copied_to_the_faster_one() -> None:
@@ -187,8 +204,8 @@ def test_a_failing_tier_is_a_miss_with_one_warning_a_minute(caplog: pytest.LogCa
     cache = ResultCache([disk, broken], "fp")
     with caplog.at_level(logging.WARNING, "sdxl.cache"):
         assert [cache.lookup("k").images for _ in range(5)] == [None] * 5
-        cache.store_later("k", IMAGES)
-        cache.store_later("k2", IMAGES)
+        cache.store("k", IMAGES)
+        cache.store("k2", IMAGES)
         assert cache.flush()
     reads = [r for r in caplog.records if "s3 read failed" in r.getMessage()]
     writes = [r for r in caplog.records if "s3 write failed" in r.getMessage()]
@@ -216,7 +233,7 @@ def test_s3_tier_without_its_bucket_is_a_miss_not_an_error(aws: Aws, caplog: pyt
     cache = ResultCache([S3Store("s3://no-such-bucket/cache/", timeout_s=2)], "fp")
     with caplog.at_level(logging.WARNING, "sdxl.cache"):
         assert cache.lookup("k").images is None
-        cache.store_later("k", IMAGES)
+        cache.store("k", IMAGES)
         assert cache.flush()
     assert "s3 read failed" in caplog.text and "NoSuchBucket" in caplog.text
     assert "s3 write failed" in caplog.text

@@ -277,10 +277,11 @@ def test_status_shows_the_backlog_and_the_usage_rate(stack: LocalStack, tmp_path
     assert run.code == 0, run.err
     assert re.search(r"ApproximateBacklogSize: \d", run.out), run.out
     assert "HasBacklogWithoutCapacity: 0" in run.out
-    found = re.search(r"usage rate .*\n  (\S+) at \d\d:\d\d UTC \(m1 (\S+), m2 (\S+);", run.out)
+    found = re.search(r"usage rate .*\n  (\S+) at \d\d:\d\d UTC \(m1 (\S+), m2 ([^;]+);", run.out)
     assert found is not None, run.out
-    rate, instances, requests_made = map(float, found.groups())
-    assert instances >= 1 and requests_made >= 1
+    rate, instances = float(found[1]), float(found[2])
+    requests_made = 0.0 if found[3] == "no data" else float(found[3])  # a new minute may have no request yet
+    assert instances >= 1
     assert rate == pytest.approx(requests_made / (instances * 60 / 10 * 2), rel=1e-3)  # 10 s per image, 2 workers
 
 

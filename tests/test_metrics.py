@@ -30,6 +30,7 @@ UNITS = {
     "NumberOfInferenceRequests": "Count",
     "CacheHits": "Count",
     "CacheMisses": "Count",
+    "CoalescedRequests": "Count",
     "ImagesGenerated": "Count",
     "QueueTime": "Milliseconds",
     "InferenceLatency": "Milliseconds",

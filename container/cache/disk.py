@@ -20,6 +20,7 @@ LOCK_TIMEOUT_S = 1.0  # SQLite busy wait; beyond it the lookup is a miss, never 
 
 class DiskStore:
     name = "disk"
+    local = True
 
     def __init__(self, directory: Path, max_bytes: int) -> None:
         self.max_bytes = max_bytes

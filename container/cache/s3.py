@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 class S3Store:
     name = "s3"
+    local = False
 
     def __init__(self, uri: str, timeout_s: float) -> None:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")

@@ -2,11 +2,12 @@
 
 Only requests that gave a seed are cached (without one the image is random by contract). Lookups go
 through the tiers in order (local disk, then S3); an S3 hit is copied to the disk tier. A corrupt
-entry is deleted and reads as a miss, so the request is regenerated and the entry rewritten. Writes
-run on one background thread after the response is sent, through a bounded queue: when the queue
-is full the write is dropped (a cache may forget), never the request delayed. Any tier failure
-(S3 down, disk full, a locked database) is a miss plus a warning at most once a minute per tier and
-operation.
+entry is deleted and reads as a miss, so the request is regenerated and the entry rewritten. A new
+result is written to the local tier before its response is released (about a millisecond), so a
+client that asks again at once gets a hit; the remote tier (S3) is written on one background thread,
+through a bounded queue: when the queue is full the write is dropped (a cache may forget), never the
+request delayed. Any tier failure (S3 down, disk full, a locked database) is a miss plus a warning
+at most once a minute per tier and operation.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ WARN_EVERY_S = 60.0
 
 class Store(Protocol):
     name: str
+    local: bool  # True: on this instance, written before the response; False: shared, written after
 
     def get(self, key: str) -> bytes | None: ...
     def put(self, key: str, blob: bytes) -> None: ...
@@ -88,9 +90,14 @@ class ResultCache:
                 return Lookup(images, store.name)
         return Lookup(None)
 
-    def store_later(self, key: str, images: list[bytes]) -> None:
-        """Queue a write to every tier; called after the response has been sent."""
-        self._enqueue(key, images, self.stores)
+    def store(self, key: str, images: list[bytes]) -> None:
+        """Write the local tiers now (the caller's response follows) and queue the remote ones."""
+        local = [store for store in self.stores if store.local]
+        if local:
+            self._write(key, pack(images), local)
+        remote = [store for store in self.stores if not store.local]
+        if remote:
+            self._enqueue(key, images, remote)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every queued write is done (tests, shutdown); False on timeout."""
@@ -132,14 +139,16 @@ class ResultCache:
     def _write_loop(self) -> None:
         while (item := self._writes.get()) is not None:
             key, images, stores = item
-            blob = pack(images)
-            for store in stores:
-                try:
-                    store.put(key, blob)
-                except Exception as exc:
-                    self.warnings.warn(f"{store.name} write", _one_line(exc))
+            self._write(key, pack(images), stores)
             self._writes.task_done()
         self._writes.task_done()
+
+    def _write(self, key: str, blob: bytes, stores: list[Store]) -> None:
+        for store in stores:
+            try:
+                store.put(key, blob)
+            except Exception as exc:
+                self.warnings.warn(f"{store.name} write", _one_line(exc))
 
 
 def build_cache(settings: Settings, model: ModelInfo, backend: str, device: str) -> ResultCache | None:

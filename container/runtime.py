@@ -1,0 +1,35 @@
+"""What the front's request handlers share: settings, model, pool, cache, metrics, in-flight table.
+
+Built once per front process (server.make_app) and stored on the Flask app; app.py and finish.py
+both read it, so it lives here and neither imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .cache import ResultCache
+from .config import Settings
+from .inflight import InFlight
+from .metrics import MetricsEmitter
+from .modeldir import ModelInfo
+from .pool import WorkerPool
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    model: ModelInfo
+    backend: str
+    pool: WorkerPool
+    cache: ResultCache | None = None
+    metrics: MetricsEmitter | None = None
+    inflight: InFlight | None = None  # identical cacheable requests in flight share one job
+
+
+def request_runtime() -> Runtime:
+    """The Runtime of the app handling the current request."""
+    runtime: Runtime = current_app.extensions["sdxl"]
+    return runtime
