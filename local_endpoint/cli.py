@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -27,14 +28,19 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser = commands.add_parser("local-endpoint", help=text, description=text)
     parser.add_argument("config", type=Path, help="deployment config (YAML; see deploy/example.yaml)")
     parser.add_argument("--model-dir", type=Path, required=True, help="the model folder every instance serves")
-    parser.add_argument("--instances", type=_count, help="instances (default: the config's initial_instance_count)")
-    parser.add_argument("--port", type=_port, default=8090, help="port of the runtime API (default: 8090)")
     parser.add_argument(
-        "--metrics-period", type=_positive, default=60.0, help="seconds between metric puts (default: 60)"
+        "--instances", type=_within(0, 16), help="instances (default: the config's initial_instance_count)"
+    )
+    parser.add_argument("--port", type=_within(1, 65535), default=8090, help="port of the runtime API (default: 8090)")
+    parser.add_argument(
+        "--metrics-period",
+        type=_within(0.1, 3600, float),
+        default=60.0,
+        help="seconds between metric puts (default: 60)",
     )
     parser.add_argument(
         "--min-request-ttl",
-        type=_ttl,
+        type=_within(1, 60),
         default=60,
         help="lowest RequestTTLSeconds accepted (default: SageMaker's 60); lower only for tests and demos",
     )
@@ -42,32 +48,17 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser.set_defaults(run=_local_endpoint)
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 16:
-        raise argparse.ArgumentTypeError("expected 0 to 16")
-    return value
+def _within(low: float, high: float, kind: type[int] | type[float] = int) -> Callable[[str], float]:
+    """An argparse type: a number from `low` to `high` (a bad one is argparse's one-line usage error)."""
 
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g}")
+        return value
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError("expected 1 to 65535")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError("expected more than 0 and at most 3600 seconds")
-    return value
-
-
-def _ttl(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 60:
-        raise argparse.ArgumentTypeError("expected 1 to 60 seconds")
-    return value
+    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: 'x'"
+    return parse
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
