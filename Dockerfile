@@ -42,6 +42,8 @@ COPY sdxl_inf2 ./sdxl_inf2
 COPY compile ./compile
 COPY container ./container
 COPY deploy ./deploy
+COPY local_endpoint ./local_endpoint
+COPY simulator ./simulator
 RUN python -m pip install --no-cache-dir --no-deps -c base-constraints.txt . \
  && python pins.py check base-constraints.txt \
  && rm -rf build ./*.egg-info

@@ -40,7 +40,7 @@ demo: $(TINY)/manifest.json  ## serve the tiny SDXL on :$(PORT) and print a work
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy container compile sdxl_inf2 deploy bench serve.py image $(IMAGE_TESTS)
+	$(BIN)/mypy container compile sdxl_inf2 deploy local_endpoint simulator bench serve.py image $(IMAGE_TESTS)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck scripts/*.sh tests/image/*.sh .ci/run
 
@@ -61,6 +61,8 @@ bench: $(TINY)/manifest.json $(TINY1024)/manifest.json  ## every benchmark (~15 
 	$(BIN)/python -m bench.encode
 	$(BIN)/python -m bench.encode_overlap --model $(TINY1024)
 	$(BIN)/python -m bench.cache_metrics
+	$(BIN)/python -m bench.local_endpoint
+	$(BIN)/python -m bench.simulate
 
 soak: $(TINY)/manifest.json  ## 10 minutes of steady load: 0 errors, RSS growth < 5% per process
 	$(BIN)/python -m bench.soak --minutes 10

@@ -60,7 +60,8 @@ def request_body(prompt: str | None, request_file: Path | None) -> bytes:
 def submit(clients: Clients, config: DeployConfig, body: bytes, inference_id: str | None, accept: str) -> Submitted:
     """Uploads the body to the input path and queues it on the endpoint."""
     inference_id = inference_id or uuid.uuid4().hex
-    input_location = f"{config.async_inference.input_path.rstrip('/')}/{inference_id}.json"
+    input_path = config.async_settings("invoke").input_path
+    input_location = f"{input_path.rstrip('/')}/{inference_id}.json"
     timings: dict[str, float] = {}
     with phase(timings, "upload"):
         bucket, key = split_s3(input_location)

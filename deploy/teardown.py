@@ -66,7 +66,7 @@ def delete_releases(clients: Clients, config: DeployConfig) -> None:
 
 def _data_prefixes(config: DeployConfig) -> list[str]:
     settings = config.async_inference
-    return [settings.input_path, settings.output_path, settings.failure_path]
+    return [settings.input_path, settings.output_path, settings.failure_path] if settings else []
 
 
 def delete_prefix(clients: Clients, prefix: str) -> None:

@@ -14,12 +14,27 @@ from collections.abc import Callable, Sequence
 from compile import cli as compile_cli
 from container import cli as container_cli
 from deploy import cli as deploy_cli
+from local_endpoint import cli as local_endpoint_cli
+from simulator import cli as simulator_cli
 
 from . import cost_cli
 
 Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
-AREAS: Sequence[Register] = (container_cli.register, compile_cli.register, deploy_cli.register, cost_cli.register)
-USER_ERRORS: tuple[type[Exception], ...] = compile_cli.USER_ERRORS + deploy_cli.USER_ERRORS + cost_cli.USER_ERRORS
+AREAS: Sequence[Register] = (
+    container_cli.register,
+    compile_cli.register,
+    deploy_cli.register,
+    local_endpoint_cli.register,
+    cost_cli.register,
+    simulator_cli.register,
+)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    compile_cli.USER_ERRORS
+    + deploy_cli.USER_ERRORS
+    + local_endpoint_cli.USER_ERRORS
+    + cost_cli.USER_ERRORS
+    + simulator_cli.USER_ERRORS
+)
 
 
 def main(argv: list[str] | None = None) -> int:

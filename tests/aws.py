@@ -2,7 +2,8 @@
 
 boto3 reaches the server only through its standard configuration (AWS_ENDPOINT_URL, dummy
 credentials, a region), exactly as the product code runs against AWS. moto's SageMaker list of
-instance types predates Inferentia2, so the server accepts `ml.inf2.*` too (the one change to moto).
+instance types predates Inferentia2, so the server accepts `ml.inf2.*` too (the one change to moto,
+made by local_endpoint/moto_stack.py, which needs it for `sdxl-inf2 local-endpoint`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 import requests
 import yaml
 
+from local_endpoint.moto_stack import accept_neuron_instance_types
 from sdxl_inf2.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,18 +31,10 @@ BUCKETS = ("example-sdxl-models", "example-sdxl-data")
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
-    from moto.sagemaker.models import FakeEndpointConfig
     from moto.server import ThreadedMotoServer
 
-    original = FakeEndpointConfig.validate_instance_type
-
-    def accept_inf2(self: FakeEndpointConfig, instance_type: str) -> None:
-        if not instance_type.startswith(("ml.inf2.", "ml.trn1.")):
-            original(self, instance_type)
-
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FakeEndpointConfig, "validate_instance_type", accept_inf2)
+    with accept_neuron_instance_types():  # the product's own patch (local-endpoint needs it too)
         server.start()
         host, port = server.get_host_and_port()
         try:
@@ -76,7 +70,7 @@ class Aws:
 
     def queue_async_results(self, *results: dict[str, Any]) -> None:
         """What moto's InvokeEndpointAsync writes next (moto runs no container)."""
-        body = {"results": list(results), "region": REGION}
+        body: dict[str, Any] = {"results": list(results), "region": REGION}
         url = f"{self.url}/moto-api/static/sagemaker/async-endpoint-results"
         requests.post(url, json=body, timeout=10).raise_for_status()
 

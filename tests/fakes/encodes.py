@@ -1,19 +1,18 @@
 """Images whose encode is slow, hangs or kills the worker, to test the worker's encoder thread.
 
 Prompts: "encode sleep 1.5" (the PNG encode takes 1.5 s more), "encode hang" (never finishes),
-"encode die" (the process exits 0.5 s into the encode, as a crash in the encoder would); a prompt
-"sleep 2" holds the generation itself for 2 s. Anything else is the instant fake image.
+"encode die" (the process exits 0.5 s into the encode, as a crash in the encoder would); "sleep 2"
+holds the generation itself for 2 s (tests/fakes/sleeps.py). Anything else is the instant fake image.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from typing import Any
 
 from container.schema import GenerationParams
-from tests.fakes.base import FakeBackend
+from tests.fakes.sleeps import Backend as Sleeps
 
 
 class SlowToEncode:
@@ -32,10 +31,8 @@ class SlowToEncode:
         self.image.save(buffer, **options)
 
 
-class Backend(FakeBackend):
+class Backend(Sleeps):
     def generate(self, params: GenerationParams) -> list[Any]:
-        if found := re.fullmatch(r"sleep (\d+(?:\.\d+)?)", params.prompt):
-            time.sleep(float(found.group(1)))
         images = super().generate(params)
         if params.prompt.startswith("encode "):
             return [SlowToEncode(image, params.prompt) for image in images]
