@@ -54,6 +54,12 @@ class LoadResult:
         return (len(done) - 1 - skip) / (done[-1] - done[skip])
 
 
+def server_timings(header: str | None) -> dict[str, float]:
+    """A Server-Timing header (`name;dur=ms, ...`) as {name: ms}."""
+    items = (item.strip().split(";dur=") for item in (header or "").split(",") if ";dur=" in item)
+    return {name: float(ms) for name, ms in items}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:

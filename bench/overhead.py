@@ -28,17 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from bench import servers
-from bench.harness import BODY, median, percentile, post, save, table
+from bench.harness import BODY, median, percentile, post, save, server_timings, table
 from bench.verdict import InvalidRun, Spread, block_orders, invalid, paired_ratios, target
 
 HEADERS = {"Content-Type": "application/json", "Accept": "image/png"}
 NULL_SERVERS = ("sdxl-inf2", "Flask + gunicorn (bare)", "LitServe 0.2.19")
 
 
-def server_compute_ms(header: str) -> float:
-    """inference + encode from a Server-Timing header (`name;dur=ms, ...`)."""
-    parts = dict(item.strip().split(";dur=") for item in header.split(",") if ";dur=" in item)
-    return float(parts.get("inference", 0)) + float(parts.get("encode", 0))
+def server_compute_ms(header: str | None) -> float:
+    """inference + encode from a Server-Timing header."""
+    timings = server_timings(header)
+    return timings.get("inference", 0.0) + timings.get("encode", 0.0)
 
 
 class Client:

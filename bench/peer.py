@@ -33,7 +33,7 @@ def one_block(port: int, concurrency: int, total: int, timed_by_server: bool) ->
         raise InvalidRun(f"{len(result.samples) - result.ok} of {len(result.samples)} requests failed")
     block = {"rps": result.throughput, "p50_ms": median(result.latencies()) * 1e3}
     if timed_by_server:
-        compute = [server_compute_ms(s.server_timing or "") / 1e3 for s in result.samples]
+        compute = [server_compute_ms(s.server_timing) / 1e3 for s in result.samples]
         if any(s.latency_s < c for s, c in zip(result.samples, compute, strict=True)):
             raise InvalidRun("a response arrived sooner than the compute the server reported for it")
         block["busy"] = sum(compute) / result.wall_s  # one worker: at most 1

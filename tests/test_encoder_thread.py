@@ -53,9 +53,9 @@ def test_worker_dying_in_an_encode_fails_exactly_the_jobs_it_holds(servers: Serv
     server.wait_ping(200)
     [old] = server.worker_pids()
     with ThreadPoolExecutor(4) as pool:
-        encoding = send_after(pool, server, 0, "encode die", "died-encoding")  # dies 0.5 s into its encode
-        generating = send_after(pool, server, 0.2, "sleep 5", "died-generating")  # taken while the other encodes
-        queued = [send_after(pool, server, 0.3, f"ok {i}", f"queued-{i}") for i in range(2)]
+        encoding = send_after(pool, server, 0, "encode die", "died-encoding")  # dies 2 s into its encode
+        generating = send_after(pool, server, 0.3, "sleep 6", "died-generating")  # taken while the other encodes
+        queued = [send_after(pool, server, 0.6, f"ok {i}", f"queued-{i}") for i in range(2)]
         held = [encoding.result()[0], generating.result()[0]]  # type: ignore[attr-defined]
         waited = [f.result()[0] for f in queued]  # type: ignore[attr-defined]
     for response, name in zip(held, ["died-encoding", "died-generating"], strict=True):

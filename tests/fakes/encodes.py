@@ -1,7 +1,7 @@
 """Images whose encode is slow, hangs or kills the worker, to test the worker's encoder thread.
 
 Prompts: "encode sleep 1.5" (the PNG encode takes 1.5 s more), "encode hang" (never finishes),
-"encode die" (the process exits 0.5 s into the encode, as a crash in the encoder would); "sleep 2"
+"encode die" (the process exits 2 s into the encode, as a crash in the encoder would); "sleep 2"
 holds the generation itself for 2 s (tests/fakes/sleeps.py). Anything else is the instant fake image.
 """
 
@@ -23,7 +23,7 @@ class SlowToEncode:
 
     def save(self, buffer: Any, **options: Any) -> None:
         if self.action == "encode die":
-            time.sleep(0.5)
+            time.sleep(2)
             os._exit(9)
         while self.action == "encode hang":
             time.sleep(3600)
