@@ -100,7 +100,10 @@ def run_load(
             with lock:
                 if next(remaining, None) is None:
                     break
-            sample = post(conn, path, payload, headers)
+            try:
+                sample = post(conn, path, payload, headers)
+            except (OSError, http.client.HTTPException) as exc:  # a failed request, never a shorter run
+                sample = Sample(0.0, 0, f"{type(exc).__name__}: {exc}".encode(), None, time.perf_counter())
             if sample.status != 200 or sample.body[:1] == b"{":
                 conn.close()  # a sync server closes after each response anyway
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -127,9 +130,12 @@ def ping_prober(port: int, every_s: float = 0.05) -> Iterator[list[float]]:
         while not stop.is_set():
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             started = time.perf_counter()
-            conn.request("GET", "/ping")
-            conn.getresponse().read()
-            latencies.append(time.perf_counter() - started)
+            try:
+                conn.request("GET", "/ping")
+                conn.getresponse().read()
+                latencies.append(time.perf_counter() - started)
+            except (OSError, http.client.HTTPException):
+                latencies.append(float("inf"))  # a ping that failed counts as one that never came back
             conn.close()
             stop.wait(every_s)
 
