@@ -7,7 +7,7 @@ import pytest
 
 from bench.harness import LoadResult, Sample
 from bench.overhead import server_compute_ms
-from bench.verdict import InvalidRun, Spread, block_orders, compare, invalid, paired_ratios
+from bench.verdict import InvalidRun, Spread, block_orders, compare, invalid, judge, median_interval, paired_ratios
 
 
 def test_block_order_rotates_so_no_series_is_always_first() -> None:
@@ -53,3 +53,18 @@ def test_steady_throughput_leaves_out_the_first_round_and_counts_the_rest() -> N
     finished = [1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 4.5]  # two workers, then one last straggler
     result = LoadResult(5.0, [Sample(1.0, 200, b"", None, t) for t in finished])
     assert result.steady_throughput(skip=1) == pytest.approx(7 / 3.5)
+
+
+def test_median_interval_is_the_order_statistics_of_the_binomial_tail() -> None:
+    assert median_interval(list(range(1, 31))) == (10, 21)
+    assert median_interval(list(range(1, 17))) == (4, 13)
+    with pytest.raises(InvalidRun):
+        median_interval([1.0, 2.0, 3.0, 4.0, 5.0])  # no 95% interval from five blocks
+
+
+def test_a_target_is_met_only_when_the_whole_interval_is_within_it() -> None:
+    steady = [1.00, 1.01, 1.02, 1.03, 1.00, 1.01, 1.02, 1.00, 1.01, 1.02, 1.03, 1.04]
+    assert judge("ratio <= 1.05", steady, 1.05).endswith("-> met")
+    assert judge("ratio <= 0.9", steady, 0.9).endswith("-> MISSED")
+    noisy = [0.7, 1.8, 1.0, 0.9, 1.2, 1.1, 0.95, 1.3, 1.0, 1.05, 0.99, 1.1]
+    assert "no verdict" in judge("ratio <= 1.05", noisy, 1.05)
