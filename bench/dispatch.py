@@ -126,8 +126,8 @@ def report(results: dict[str, dict[int, list[dict[str, Any]]]], blocks: int, tot
     ours = summaries[OURS]
     at_w, at_w2 = (Spread.of(ours[c]["efficiency"]).median for c in (WORKERS, WORKERS + 2))
     ping = max(s["ping_ms"]["p99"] for s in ours.values())
-    print(target(f"throughput >= 0.985 of ideal at concurrency {WORKERS}", at_w >= 0.985, f"{at_w:.3f}"))
-    print(target(f"throughput >= 0.99 of ideal at concurrency {WORKERS + 2}", at_w2 >= 0.99, f"{at_w2:.3f}"))
+    print(target(f"throughput >= 0.985 of ideal at concurrency {WORKERS}", at_w >= 0.985, f"{at_w:.4f}"))
+    print(target(f"throughput >= 0.99 of ideal at concurrency {WORKERS + 2}", at_w2 >= 0.99, f"{at_w2:.4f}"))
     print(target("/ping p99 <= 50 ms", ping <= 50, f"{ping:.1f} ms"))
     save("dispatch", {"workers": WORKERS, "seconds": SECONDS, "blocks": blocks, "results": summaries})
 

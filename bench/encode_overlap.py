@@ -7,8 +7,10 @@ SDXL_ENCODE=inline (the worker encodes after generating, before it takes the nex
 SDXL_ENCODE=thread (the default: an encoder thread encodes while the next job generates).
 
 Throughput over the ideal (workers / seconds per image) at steady state: the completions after the
-first round, over the time they took (the first round starts cold, and the last job's encode is a
-tail that a long run amortizes). Target for thread: >= 0.98 (about 0.90 expected inline).
+first two rounds, over the time they took. Every block starts with six requests at once, so in its
+first round four images finish together and two workers wait for those encodes before the next
+requests arrive (measured: queue time 0 for completions 7 and 8); and the last job's encode is a
+tail that a long run amortizes. Target for thread: >= 0.98 (about 0.90 expected inline).
 More than the ideal, a response sooner than the simulated second, or an image too small to be the
 photo-like one is impossible: "invalid run".
 """
@@ -43,7 +45,7 @@ def one_block(port: int, requests: int) -> tuple[float, list[float]]:
             raise InvalidRun(f"a response came {sample.latency_s:.3f} s after its request, under the {SECONDS} s sleep")
         if len(sample.body) < MIN_PNG_BYTES:
             raise InvalidRun(f"a {len(sample.body)}-byte image: not the photo-like one (SDXL_SIMULATED_IMAGE=noise)")
-    efficiency = result.steady_throughput(skip=WORKERS - 1) / (WORKERS / SECONDS)
+    efficiency = result.steady_throughput(skip=2 * WORKERS - 1) / (WORKERS / SECONDS)
     if efficiency > 1.01:
         raise InvalidRun(f"{efficiency:.3f} of the ideal: faster than {WORKERS} workers x {SECONDS} s can be")
     encode_ms = [server_timings(sample.server_timing)["encode"] for sample in result.samples]
@@ -73,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("model_artifacts/tiny-sdxl-1024"), help="allows 1024x1024")
     parser.add_argument("--blocks", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=48, help="requests per block")
+    parser.add_argument("--requests", type=int, default=60, help="requests per block")
     args = parser.parse_args()
     load = machine()["load_avg_1m"]
     try:
@@ -91,7 +93,7 @@ def main() -> None:
     print(table(["worker", "throughput / ideal, median (range)", "encode ms in the server, median"], rows))
     print(f"the same PNG encoded alone in this process: {alone:.0f} ms")
     thread = Spread.of(efficiency["thread"]).median
-    print(target("SDXL_ENCODE=thread >= 0.98 of ideal", thread >= 0.98, f"{thread:.3f}"))
+    print(target("SDXL_ENCODE=thread >= 0.98 of ideal", thread >= 0.98, f"{thread:.4f}"))
     if thread < 0.98 and encode_ms["thread"] > 2 * alone:
         print(
             f"the machine was short of CPU: {WORKERS} encodes a second took {encode_ms['thread']:.0f} ms each "
