@@ -17,13 +17,12 @@ More than the ideal, or a response sooner than the simulated 200 ms, is impossib
 from __future__ import annotations
 
 import argparse
-import json
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench import servers
-from bench.harness import LoadResult, machine, median, percentile, ping_prober, run_load, save, table
+from bench.harness import LoadResult, machine, median, percentile, ping_prober, run_load, save, server_timings, table
 from bench.verdict import InvalidRun, Spread, block_orders, invalid, target
 
 WORKERS, SECONDS = 12, 0.2
@@ -33,7 +32,7 @@ OURS, NAIVE = "sdxl-inf2", "naive (gunicorn 12 sync workers)"
 
 def one_block(port: int, concurrency: int, total: int, reports_timings: bool) -> dict[str, Any]:
     with ping_prober(port) as pings:
-        result = run_load(port, total, concurrency, accept="application/json" if reports_timings else "image/png")
+        result = run_load(port, total, concurrency)  # raw PNG from both; sdxl-inf2's timings come in Server-Timing
     check_possible(result)
     efficiency = result.steady_throughput(skip=min(concurrency, WORKERS) - 1) / (WORKERS / SECONDS)
     if efficiency > 1.01:
@@ -61,7 +60,7 @@ def breakdown(result: LoadResult) -> dict[str, Any]:
     (sleep overshoot and encode), the front with both pipe hops, and HTTP in and out."""
     parts: dict[str, list[float]] = {"queue_ms": [], "worker_ms": [], "front_ms": [], "http_ms": []}
     for sample in result.samples:
-        timings = json.loads(sample.body)["timings_ms"]
+        timings = server_timings(sample.server_timing)
         parts["queue_ms"].append(timings["queue"])
         parts["worker_ms"].append(timings["inference"] - SECONDS * 1e3 + timings["encode"])
         parts["front_ms"].append(timings["total"] - timings["queue"] - timings["inference"] - timings["encode"])
