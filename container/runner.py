@@ -20,16 +20,15 @@ import time
 from enum import StrEnum
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from .config import Settings
 from .devices import WorkerSlot
+from .dispatch import Dispatcher
 from .errors import InternalError, RequestTimeout, ServingError, WorkerDied
 from .events import GenerateJob, JobDone, JobFailed, JobGenerated, WorkerFailed, WorkerReady
 from .jobs import Job, JobResult
 from .worker import WorkerConfig, worker_main
-
-if TYPE_CHECKING:
-    from .pool import Lane, WorkerPool
 
 log = logging.getLogger("sdxl.pool")
 _DIED = object()  # receive() result: the worker process is gone
@@ -46,6 +45,22 @@ class SlotState(StrEnum):
 
 
 LIVE = (SlotState.READY, SlotState.BUSY)  # a loaded worker that takes (or runs) jobs
+
+
+class SlotPool(Protocol):
+    """What a runner uses of the pool (container/pool.py's WorkerPool; no import back to it)."""
+
+    settings: Settings
+    stopping: threading.Event
+
+    def on_ready(self) -> None: ...
+
+
+class SlotLane(Protocol):
+    """What a runner uses of its lane (container/pool.py's Lane)."""
+
+    name: str
+    dispatch: Dispatcher
 
 
 class WorkerHandle:
@@ -82,7 +97,7 @@ class WorkerHandle:
 class SlotRunner:
     """Keeps one worker slot alive and feeds it jobs from its lane (see the module docstring)."""
 
-    def __init__(self, pool: WorkerPool, lane: Lane, slot: WorkerSlot, config: WorkerConfig) -> None:
+    def __init__(self, pool: SlotPool, lane: SlotLane, slot: WorkerSlot, config: WorkerConfig) -> None:
         self.pool, self.lane, self.slot, self.config = pool, lane, slot, config
         self.state = SlotState.STARTING
         self.restarts = 0
