@@ -59,6 +59,8 @@ class Settings(BaseModel):
     metrics_namespace: str = Field("SdxlInf2", alias="SDXL_METRICS_NAMESPACE")
     metrics_endpoint_name: str = Field("unknown", alias="SDXL_METRICS_ENDPOINT_NAME")
     metrics_variant_name: str = Field("AllTraffic", alias="SDXL_METRICS_VARIANT_NAME")
+    # off: the gateway counts requests at arrival (deploy sets it), so the container leaves them out
+    metrics_request_counts: Literal["on", "off"] = Field("on", alias="SDXL_METRICS_REQUEST_COUNTS")
     cache_dir: Path | None = Field(None, alias="SDXL_CACHE_DIR")
     cache_max_bytes: int = Field(2 * 1024**3, ge=64 * 1024, alias="SDXL_CACHE_MAX_BYTES")
     cache_s3_uri: str | None = Field(None, alias="SDXL_CACHE_S3_URI")

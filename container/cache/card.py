@@ -1,0 +1,91 @@
+"""The model card: what a gateway needs to read and key requests exactly as this container does.
+
+Each instance publishes it at start to every shared cache tier (`<SDXL_CACHE_S3_URI>model-card.json`,
+beside the entries, which are named by 64 hex digits). It carries the model description that
+`schema.resolve` fills defaults from (kind, shapes, image limit, defaults: what ModelInfo says), the
+cache-key fingerprint with its KEY_VERSION, the scheduler names and the body limit. The gateway
+(gateway/card.py) rebuilds a ModelInfo from it and keys with container/cache/key.py, so its key is
+the container's own; a card whose KEY_VERSION or scheduler list differs from the gateway's code is
+refused there rather than producing keys that never match.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..manifest import Defaults, Shape
+from ..modeldir import ModelInfo, ModelKind
+from ..schedulers import SCHEDULERS
+from .key import KEY_VERSION
+
+if TYPE_CHECKING:
+    from .service import Store
+
+log = logging.getLogger("sdxl.cache")
+CARD_NAME = "model-card.json"
+
+
+class CardError(Exception):
+    """The stored card is not one this code can read; the message is one line."""
+
+
+class ModelCard(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    card_version: Literal[1] = 1
+    key_version: int
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
+    kind: ModelKind
+    shapes: tuple[Shape, ...] = Field(min_length=1)
+    max_images: int = Field(ge=1)
+    defaults: Defaults
+    schedulers: tuple[str, ...]
+    max_body_bytes: int = Field(ge=1)
+    published_at: float  # epoch seconds, for people reading it
+
+    def model_info(self) -> ModelInfo:
+        """The ModelInfo that resolves requests as the publishing container does (no local files)."""
+        return ModelInfo(Path(CARD_NAME), self.kind, self.shapes, self.max_images, self.defaults, None)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(indent=2).encode()
+
+
+def model_card(model: ModelInfo, fingerprint: str, max_body_bytes: int) -> ModelCard:
+    return ModelCard(
+        key_version=KEY_VERSION,
+        fingerprint=fingerprint,
+        kind=model.kind,
+        shapes=model.shapes,
+        max_images=model.max_images,
+        defaults=model.defaults,
+        schedulers=tuple(SCHEDULERS),
+        max_body_bytes=max_body_bytes,
+        published_at=round(time.time(), 3),
+    )
+
+
+def read_card(blob: bytes, where: str) -> ModelCard:
+    try:
+        return ModelCard.model_validate_json(blob)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(card)"
+        raise CardError(f"{where}: not a model card this version can read: {key}: {first['msg']}") from None
+
+
+def publish_card(stores: list[Store], card: ModelCard) -> None:
+    """Writes the card to every shared tier; a failure is logged, never fatal (the cache still works)."""
+    for store in stores:
+        if store.local:
+            continue
+        try:
+            store.put(CARD_NAME, card.to_bytes())
+            log.info("model card published to the %s tier (fingerprint %s)", store.name, card.fingerprint[:12])
+        except Exception as exc:
+            log.warning("model card not published to the %s tier (a gateway cannot key requests): %s", store.name, exc)
