@@ -83,7 +83,7 @@ class MetricsEmitter:
             log.info("metrics off (SDXL_METRICS=off)")
             return None
         if settings.metrics_request_counts == "off":
-            log.info("request counts left to the gateway (SDXL_METRICS_REQUEST_COUNTS=off): %s", ", ".join(DEMAND_COUNTS))
+            log.info("left to the gateway (SDXL_METRICS_REQUEST_COUNTS=off): %s", ", ".join(DEMAND_COUNTS))
         endpoint, variant = settings.metrics_endpoint_name, settings.metrics_variant_name
         return cls(settings.metrics_namespace, endpoint, variant, settings.metrics_request_counts == "on")
 
