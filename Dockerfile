@@ -42,6 +42,7 @@ COPY sdxl_inf2 ./sdxl_inf2
 COPY compile ./compile
 COPY container ./container
 COPY deploy ./deploy
+COPY gateway ./gateway
 RUN python -m pip install --no-cache-dir --no-deps -c base-constraints.txt . \
  && python pins.py check base-constraints.txt \
  && rm -rf build ./*.egg-info

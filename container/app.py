@@ -22,7 +22,7 @@ from .finish import finish_request
 from .headers import CUSTOM_ATTRIBUTES, INFERENCE_ID
 from .invocation import read_invocation
 from .jobs import Job, JobResult
-from .negotiation import JSON, ResponsePlan
+from .negotiation import JSON, ResponsePlan, check_json_body
 from .pool import WorkerPool
 from .runtime import Runtime, request_runtime
 from .schema import GenerationParams
@@ -65,10 +65,7 @@ def ping(runtime: Runtime) -> Response:
 
 
 def invocations(runtime: Runtime) -> Response:
-    if request.mimetype != JSON and not request.mimetype.endswith("+json"):
-        raise errors.UnsupportedMediaType(
-            f"Content-Type must be application/json, got {request.content_type or 'none'!r}"
-        )
+    check_json_body(request.content_type)
     invocation = read_invocation(read_json(runtime.settings.max_body_bytes), request.accept_mimetypes, runtime.model)
     plan, params = invocation.plan, invocation.params
     g.params = params

@@ -120,5 +120,7 @@ def from_environment(
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
+        if first["type"] == "missing":
+            raise ConfigError(f"{name}: required, not set") from None
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{name}={values.get(name)!r}: {message}") from None

@@ -14,12 +14,21 @@ from collections.abc import Callable, Sequence
 from compile import cli as compile_cli
 from container import cli as container_cli
 from deploy import cli as deploy_cli
+from gateway import cli as gateway_cli
 
 from . import cost_cli
 
 Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
-AREAS: Sequence[Register] = (container_cli.register, compile_cli.register, deploy_cli.register, cost_cli.register)
-USER_ERRORS: tuple[type[Exception], ...] = compile_cli.USER_ERRORS + deploy_cli.USER_ERRORS + cost_cli.USER_ERRORS
+AREAS: Sequence[Register] = (
+    container_cli.register,
+    compile_cli.register,
+    deploy_cli.register,
+    gateway_cli.register,
+    cost_cli.register,
+)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    compile_cli.USER_ERRORS + deploy_cli.USER_ERRORS + gateway_cli.USER_ERRORS + cost_cli.USER_ERRORS
+)
 
 
 def main(argv: list[str] | None = None) -> int:
