@@ -1,14 +1,18 @@
 """A real moto server on loopback for the deploy tests, and helpers to run the CLI against it.
 
 boto3 reaches the server only through its standard configuration (AWS_ENDPOINT_URL, dummy
-credentials, a region), exactly as the product code runs against AWS. moto's SageMaker list of
-instance types predates Inferentia2, so the server accepts `ml.inf2.*` too (the one change to moto).
+credentials, a region), exactly as the product code runs against AWS. Two changes to moto: its
+SageMaker list of instance types predates Inferentia2, so the server accepts `ml.inf2.*` too; and
+its conditional PutObject checks If-None-Match / If-Match and then writes, without a lock, where S3
+decides atomically (exactly one of simultaneous `If-None-Match: *` writers wins), so the server
+takes one PutObject at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,23 +28,32 @@ from sdxl_inf2.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "deploy" / "example.yaml"
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account (the example config's role is in it)
 BUCKETS = ("example-sdxl-models", "example-sdxl-data")
 
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
+    from moto.s3.responses import S3Response
     from moto.sagemaker.models import FakeEndpointConfig
     from moto.server import ThreadedMotoServer
 
     original = FakeEndpointConfig.validate_instance_type
+    put_object = S3Response.put_object
+    one_put_at_a_time = threading.Lock()
 
     def accept_inf2(self: FakeEndpointConfig, instance_type: str) -> None:
         if not instance_type.startswith(("ml.inf2.", "ml.trn1.")):
             original(self, instance_type)
 
+    def atomic_put_object(self: S3Response) -> Any:
+        with one_put_at_a_time:  # S3 decides If-None-Match / If-Match atomically; moto checks, then writes
+            return put_object(self)
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(FakeEndpointConfig, "validate_instance_type", accept_inf2)
+        patch.setattr(S3Response, "put_object", atomic_put_object)
         server.start()
         host, port = server.get_host_and_port()
         try:
@@ -73,6 +86,13 @@ class Aws:
 
     def reset(self) -> None:
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def async_invocations(self, endpoint: str = "sdxl-inf2-prod") -> int:
+        """InvokeEndpointAsync calls moto has answered for `endpoint` (one per distinct input location,
+        which every queued request has: `<input path>/<inference id>.json`). Read from moto itself."""
+        from moto.sagemakerruntime.models import sagemakerruntime_backends
+
+        return len(sagemakerruntime_backends[ACCOUNT][REGION].async_results.get(endpoint, {}))
 
     def queue_async_results(self, *results: dict[str, Any]) -> None:
         """What moto's InvokeEndpointAsync writes next (moto runs no container)."""
