@@ -230,7 +230,7 @@ class DeployConfig(Section):
     def _requests_counted_once(self) -> DeployConfig:
         asked = self.autoscaling.usage_rate.requests_from if self.autoscaling else None
         if asked == "gateway" and not self.gateway_enabled:
-            raise ValueError("autoscaling: usage_rate.requests_from: gateway needs an enabled gateway section")
+            raise ValueError("autoscaling.usage_rate.requests_from: gateway needs an enabled gateway section")
         counts = self.environment.get(metrics.REQUEST_COUNTS_SETTING)
         if self.requests_counted_by == "gateway" and counts not in (None, "off"):
             raise ValueError(
@@ -326,7 +326,8 @@ def describe_error(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     key = ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in error["loc"])
     key = key.replace(".[", "[")
-    if ": " in message and message.split(": ", 1)[0].isidentifier():  # a model check naming its own key
+    head = message.split(": ", 1)[0]
+    if ": " in message and all(part.isidentifier() for part in head.split(".")):  # a model check naming its key
         inner, message = message.split(": ", 1)
         key = f"{key}.{inner}" if key else inner
     return f"{key or 'config'}: {_plain(error['type'], message, error.get('input'))}"
