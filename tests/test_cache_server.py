@@ -143,3 +143,4 @@ def test_s3_down_degrades_to_misses(servers: ServerFactory, tiny_model: Path, tm
     log = server.log_text()
     assert log.count("cache s3 read failed") == 1  # once a minute, not once a request
     assert "s3 write failed" in log and "Traceback" not in log
+    assert log.count("model card not published to the s3 tier") == 1  # at start; the server runs on
