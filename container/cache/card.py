@@ -1,6 +1,6 @@
 """The model card: what a gateway needs to read and key requests exactly as this container does.
 
-Each instance publishes it at start to every shared cache tier (`<SDXL_CACHE_S3_URI>model-card.json`,
+Each instance publishes it at start (service.py) to every shared cache tier (`<SDXL_CACHE_S3_URI>model-card.json`,
 beside the entries, which are named by 64 hex digits). It carries the model description that
 `schema.resolve` fills defaults from (kind, shapes, image limit, defaults: what ModelInfo says), the
 cache-key fingerprint with its KEY_VERSION, the scheduler names and the body limit. The gateway
@@ -11,10 +11,9 @@ refused there rather than producing keys that never match.
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,10 +22,6 @@ from ..modeldir import ModelInfo, ModelKind
 from ..schedulers import SCHEDULERS
 from .key import KEY_VERSION
 
-if TYPE_CHECKING:
-    from .service import Store
-
-log = logging.getLogger("sdxl.cache")
 CARD_NAME = "model-card.json"
 
 
@@ -77,15 +72,3 @@ def read_card(blob: bytes, where: str) -> ModelCard:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(card)"
         raise CardError(f"{where}: not a model card this version can read: {key}: {first['msg']}") from None
-
-
-def publish_card(stores: list[Store], card: ModelCard) -> None:
-    """Writes the card to every shared tier; a failure is logged, never fatal (the cache still works)."""
-    for store in stores:
-        if store.local:
-            continue
-        try:
-            store.put(CARD_NAME, card.to_bytes())
-            log.info("model card published to the %s tier (fingerprint %s)", store.name, card.fingerprint[:12])
-        except Exception as exc:
-            log.warning("model card not published to the %s tier (a gateway cannot key requests): %s", store.name, exc)

@@ -24,7 +24,7 @@ from typing import Protocol
 from ..config import Settings
 from ..modeldir import ModelInfo
 from ..schema import GenerationParams
-from .card import model_card, publish_card
+from .card import CARD_NAME, ModelCard, model_card
 from .entry import CorruptEntry, pack, unpack
 from .key import cacheable_key, model_fingerprint
 
@@ -183,3 +183,16 @@ def _stores(settings: Settings) -> list[Store]:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or "(no message)"
     return f"{type(exc).__name__}: {text[:300]}"
+
+
+def publish_card(stores: list[Store], card: ModelCard) -> None:
+    """Writes the card to every shared tier; a failure is logged, never fatal (the cache still works)."""
+    for store in stores:
+        if store.local:
+            continue
+        try:
+            store.put(CARD_NAME, card.to_bytes())
+            log.info("model card published to the %s tier (fingerprint %s)", store.name, card.fingerprint[:12])
+        except Exception as exc:
+            why = _one_line(exc)
+            log.warning("model card not published to the %s tier (no gateway can key requests): %s", store.name, why)
