@@ -45,6 +45,16 @@ class Seed:
 SEED = Seed()
 
 
+def price(price_per_hour: float | None) -> tuple[float, str]:
+    """The instance price to use and where it comes from: the flag, else what the seed's figures imply."""
+    if price_per_hour is not None:
+        return price_per_hour, "--price-per-hour"
+    implied = (
+        f"implied by the seed: {SEED.images_per_instance_hour:,.0f} x ${SEED.cost_per_image}; not an AWS list price"
+    )
+    return SEED.price_per_hour, implied
+
+
 @dataclass(frozen=True)
 class CostInputs:
     seconds_per_image: float

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cost import SEED, CostError, CostFigures, CostInputs, figures, seed_implications
+from .cost import SEED, CostError, CostFigures, CostInputs, figures, price, seed_implications
 
 USER_ERRORS: tuple[type[Exception], ...] = (CostError,)  # one line each, exit 2
 DEFAULT_WORKERS = SEED.workers
@@ -41,16 +41,11 @@ def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
         if config.autoscaling is not None:
             seconds = config.autoscaling.usage_rate.seconds_per_image
             target = config.autoscaling.usage_rate.target_value
-    price, source = args.price_per_hour, "--price-per-hour"
-    if price is None:
-        price = SEED.price_per_hour
-        source = (
-            f"implied by the seed: {SEED.images_per_instance_hour:,.0f} x ${SEED.cost_per_image}; not an AWS list price"
-        )
+    price_per_hour, source = price(args.price_per_hour)
     inputs = CostInputs(
         seconds_per_image=seconds if args.seconds_per_image is None else args.seconds_per_image,
         workers=workers if args.workers is None else args.workers,
-        price_per_hour=price,
+        price_per_hour=price_per_hour,
         cache_hit_rate=args.cache_hit_rate,
         target=target if args.target is None else args.target,
     )

@@ -1,0 +1,7 @@
+"""The simulator's user error: one line naming the flag, file or config key."""
+
+from __future__ import annotations
+
+
+class SimulationError(Exception):
+    """Bad input to `sdxl-inf2 simulate`; printed as one line, exit 2."""
