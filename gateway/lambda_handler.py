@@ -23,6 +23,8 @@ from .routes import HttpRequest, HttpResponse, handle
 from .settings import GatewaySettings
 from .submit import Gateway, GatewayClients
 
+RESPONSE_LIMIT = 6 * 1024 * 1024 - 1024  # a synchronous invocation's 6 MB payload, less the envelope
+
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     try:
@@ -55,9 +57,17 @@ def proxy_request(event: dict[str, Any]) -> HttpRequest:
 
 
 def proxy_response(response: HttpResponse) -> dict[str, Any]:
+    body = response.json_bytes()
+    if len(body) > RESPONSE_LIMIT:  # Lambda would fail the invocation with an opaque error instead
+        images = len(response.body.get("images", []))
+        message = (
+            f"the answer ({len(body)} bytes, {images} image(s) in base64) is over Lambda's 6 MB response limit; "
+            "ask for fewer images or output_format jpeg, or use sdxl-inf2 invoke, which reads S3 directly"
+        )
+        return proxy_response(HttpResponse(502, {"error": {"type": "response_too_large", "message": message}}))
     return {
         "statusCode": response.status,
         "headers": {"Content-Type": "application/json", **response.headers},
-        "body": response.json_bytes().decode(),
+        "body": body.decode(),
         "isBase64Encoded": False,
     }

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from container.cache.entry import pack
-from gateway.lambda_handler import handler, shared_gateway
+from gateway.lambda_handler import handler, proxy_response, shared_gateway
+from gateway.routes import HttpResponse
 from tests.aws import Aws
 from tests.emf import datapoints, emf_documents_in, metric_sum
 from tests.gateway_support import CACHE_BUCKET, CACHE_PREFIX, gateway_settings, new_gateway, publish_card
@@ -157,3 +158,11 @@ def test_demand_is_counted_on_stdout_as_emf(lambda_env: Aws, capsys: pytest.Capt
         3,
         1,
     )
+
+
+def test_an_answer_over_lambdas_response_limit_is_a_clear_error() -> None:
+    images = [base64.b64encode(b"x" * 2_500_000).decode()] * 2  # two 2.5 MB images: 6.7 MB of base64
+    answer = proxy_response(HttpResponse(200, {"status": "done", "images": images}))
+    error = json.loads(answer["body"])["error"]
+    assert (answer["statusCode"], error["type"]) == (502, "response_too_large")
+    assert "2 image(s)" in error["message"] and "output_format jpeg" in error["message"]
