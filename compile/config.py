@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from container.manifest import Defaults, Shape
 from container.schedulers import SCHEDULERS
+from container.validation import first_problem
 
 
 class CompileConfigError(Exception):
@@ -68,6 +69,4 @@ def load_compile_config(path: Path) -> CompileConfig:
     try:
         return CompileConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise CompileConfigError(f"{path}: {where}: {first['msg']}") from None
+        raise CompileConfigError(f"{path}: {first_problem(exc, '(top level)')}") from None

@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .validation import first_problem
+
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
 _CHUNK = 4 * 1024 * 1024
@@ -84,9 +86,7 @@ def read_manifest(folder: Path) -> Manifest:
     except FileNotFoundError:
         raise ManifestError(f"{path}: no manifest (build the folder with sdxl-inf2)") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ManifestError(f"{path}: {where}: {first['msg']}") from None
+        raise ManifestError(f"{path}: {first_problem(exc, '(root)')}") from None
 
 
 def artifact_files(folder: Path) -> Iterator[Path]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..manifest import Defaults, Shape
 from ..modeldir import ModelInfo, ModelKind
 from ..schedulers import SCHEDULERS
+from ..validation import first_problem
 from .key import KEY_VERSION
 
 CARD_NAME = "model-card.json"
@@ -69,6 +70,4 @@ def read_card(blob: bytes, where: str) -> ModelCard:
     try:
         return ModelCard.model_validate_json(blob)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(card)"
-        raise CardError(f"{where}: not a model card this version can read: {key}: {first['msg']}") from None
+        raise CardError(f"{where}: not a model card this version can read: {first_problem(exc, '(card)')}") from None
