@@ -43,6 +43,7 @@ COPY compile ./compile
 COPY container ./container
 COPY deploy ./deploy
 COPY gateway ./gateway
+COPY local_endpoint ./local_endpoint
 COPY simulator ./simulator
 RUN python -m pip install --no-cache-dir --no-deps -c base-constraints.txt . \
  && python pins.py check base-constraints.txt \

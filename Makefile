@@ -36,7 +36,7 @@ demo: $(TINY)/manifest.json  ## serve the tiny SDXL on :$(PORT) and print a work
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy container compile sdxl_inf2 deploy gateway simulator bench serve.py image $(IMAGE_TESTS)
+	$(BIN)/mypy container compile sdxl_inf2 deploy gateway local_endpoint simulator bench serve.py image $(IMAGE_TESTS)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck scripts/*.sh tests/image/*.sh .ci/run
 
@@ -56,6 +56,7 @@ bench: $(TINY)/manifest.json  ## every benchmark (a few minutes); tables printed
 	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.encode
 	$(BIN)/python -m bench.cache_metrics
+	$(BIN)/python -m bench.local_endpoint
 	$(BIN)/python -m bench.simulate
 
 soak: $(TINY)/manifest.json  ## 10 minutes of steady load: 0 errors, RSS growth < 5% per process

@@ -51,7 +51,10 @@ def _compile(args: argparse.Namespace) -> int:
         return 0
     folders = compile_all(config, args.out, min_free_gb=args.min_free_gb, force=args.force, echo=_echo)
     for folder in folders:
-        print(f"compiled: {folder} (next: sdxl-inf2 package {folder} --out model.tar.gz)")
+        print(f"compiled: {folder}")
+    print(
+        f"next: sdxl-inf2 package {args.out} --out model.tar.gz (every shape, one variant each; or package one folder)"
+    )
     return 0
 
 
@@ -90,11 +93,25 @@ def _register_package(commands: argparse._SubParsersAction) -> None:  # type: ig
     parser.add_argument("--upload", metavar="S3_URI", help="e.g. s3://bucket/models/sdxl/")
     parser.add_argument("--part-size-mb", type=int, default=DEFAULT_PART_MB, help="multipart part size (>= 5)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--shares",
+        type=parse_shares,
+        metavar="NAME:W,...",
+        help="a folder of variants: default worker split, e.g. 1024x1024:8,1152x896:2 (written to its root manifest)",
+    )
+    parser.add_argument("--default-variant", metavar="NAME", help="a folder of variants: the variant by default")
     parser.set_defaults(run=_package)
 
 
 def _package(args: argparse.Namespace) -> int:
-    result = package(args.dir, args.out, args.compress_level, progress=not args.no_progress)
+    result = package(
+        args.dir,
+        args.out,
+        args.compress_level,
+        progress=not args.no_progress,
+        shares=args.shares,
+        default_variant=args.default_variant,
+    )
     print(f"{result.path}: {result.files} files, {result.size} bytes, sha256 {result.sha256}")
     if args.upload:
         if args.part_size_mb < 5:
@@ -107,20 +124,35 @@ def _package(args: argparse.Namespace) -> int:
 def _register_tiny_model(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     tiny = commands.add_parser("tiny-model", help="build the tiny random-weight SDXL (no network)")
     tiny.add_argument("dir", type=Path, help="output folder")
-    tiny.add_argument(
+    sizes = tiny.add_mutually_exclusive_group()
+    sizes.add_argument(
         "--size", action="append", type=parse_size, metavar="WxH", help="a size to allow (repeatable; default 64x64)"
     )
     tiny.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
+    sizes.add_argument(
+        "--variants",
+        type=parse_sizes,
+        metavar="WxH,WxH",
+        help="a folder of variants instead: one tiny model per size, each in its own sub-folder, and a root manifest",
+    )
     tiny.set_defaults(run=_tiny_model)
 
 
 def _tiny_model(args: argparse.Namespace) -> int:
-    from .tiny_model import DEFAULT_SHAPES, build_tiny_model
+    from .tiny_model import DEFAULT_SHAPES, build_tiny_model, build_tiny_variants
 
+    if args.variants:
+        out = build_tiny_variants(args.dir, shapes=args.variants, seed=args.seed)
+        print(f"tiny SDXL variants written to {out} ({', '.join(_sizes(args.variants))})", file=sys.stderr)
+        return 0
     shapes = tuple(args.size) if args.size else DEFAULT_SHAPES
     out = build_tiny_model(args.dir, shapes=shapes, seed=args.seed)
-    print(f"tiny SDXL written to {out} (sizes {', '.join(f'{w}x{h}' for h, w in shapes)})", file=sys.stderr)
+    print(f"tiny SDXL written to {out} (sizes {', '.join(_sizes(shapes))})", file=sys.stderr)
     return 0
+
+
+def _sizes(shapes: tuple[tuple[int, int], ...]) -> list[str]:
+    return [f"{w}x{h}" for h, w in shapes]
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -132,6 +164,26 @@ def parse_size(text: str) -> tuple[int, int]:
     if width <= 0 or height <= 0 or width % 8 or height % 8:
         raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive multiples of 8")
     return height, width
+
+
+def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
+    """'WxH,WxH' -> ((height, width), ...), distinct sizes."""
+    sizes = tuple(parse_size(part.strip()) for part in text.split(","))
+    if len(set(sizes)) != len(sizes):
+        raise argparse.ArgumentTypeError(f"{text!r}: a size is listed twice")
+    return sizes
+
+
+def parse_shares(text: str) -> dict[str, float]:
+    from container.variants import VariantPlanError, parse_weights
+
+    try:
+        shares = parse_weights(text)
+    except VariantPlanError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if any(share <= 0 for share in shares.values()):
+        raise argparse.ArgumentTypeError(f"{text!r}: every share must be above 0")
+    return shares
 
 
 def _echo(line: str) -> None:

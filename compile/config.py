@@ -8,6 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from container.guidance import CompiledBatch, names_an_lcm
 from container.manifest import Defaults, Shape
 from container.schedulers import SCHEDULERS
 from container.validation import first_problem
@@ -33,6 +34,10 @@ class LoraAdapter(_Strict):
 class CompileConfig(_Strict):
     model: str = Field(min_length=1, description="Hub id or local fine-tuned diffusers folder")
     revision: str | None = None
+    unet: str | None = Field(
+        None, min_length=1, description="a UNet (Hub id or diffusers folder) replacing the model's"
+    )
+    dynamic_batch_size: bool = False
     batch_size: int = Field(1, ge=1, le=8)
     images_per_prompt: int = Field(1, ge=1, le=8)
     shapes: tuple[Shape, ...] = Field(min_length=1)
@@ -57,6 +62,25 @@ class CompileConfig(_Strict):
         if self.defaults.scheduler not in SCHEDULERS:
             raise ValueError(f"defaults.scheduler {self.defaults.scheduler!r}: one of {', '.join(SCHEDULERS)}")
         return self
+
+    @model_validator(mode="after")
+    def _default_guidance_runs(self) -> CompileConfig:
+        """The rule the server applies to the compiled folder, checked before 30-45 minutes of compiling
+        (a UNet replacement is taken as an LCM, guidance embedding included, when its name says so)."""
+        reason = self.expected_batch().refusal(self.defaults.guidance_scale)
+        if reason:
+            raise ValueError(f"defaults.{reason}")
+        return self
+
+    def expected_batch(self) -> CompiledBatch:
+        lcm = names_an_lcm(self.unet or "")
+        return CompiledBatch(
+            unet_batch=self.batch_size * self.images_per_prompt,
+            images_per_call=self.images_per_prompt,
+            dynamic=self.dynamic_batch_size,
+            guidance_embedding=lcm,
+            lcm=lcm,
+        )
 
 
 def load_compile_config(path: Path) -> CompileConfig:

@@ -23,7 +23,7 @@ from container.manifest import LoraEntry, Shape, write_manifest
 from container.modeldir import ModelDirError, read_compiled_layout
 
 from .config import CompileConfig
-from .describe import compiled_fields
+from .describe import compiled_fields, write_variants_root
 
 MIN_FREE_GB = 60  # the measured peak; less and the compiler is OOM-killed after many minutes
 PEAK_RAM_NOTE = "up to ~100 GB of host RAM (60 GB peak measured; 92-120 GB in AWS/Hugging Face guides)"
@@ -82,6 +82,10 @@ def export_command(config: CompileConfig, model_ref: str, shape: Shape, folder: 
         "--inline-weights-neff",
         str(folder),
     ]
+    if config.unet:
+        command += ["--unet", config.unet]
+    if config.dynamic_batch_size:
+        command.append("--dynamic-batch-size")
     if not config.neuron_cache:
         command.append("--disable_neuron_cache")
     if config.lora:  # nargs="*" options: after the positional output so they cannot swallow it
@@ -186,7 +190,10 @@ def finish_job(job: ShapeJob, config: CompileConfig) -> None:
             f"{job.folder}: compiled {layout.shape} x{layout.images_per_prompt}, "
             f"asked for {job.shape} x{config.images_per_prompt}"
         )
-    source = {"model_id": config.model, "revision": config.revision}
+    source = {
+        "model_id": config.model if config.unet is None else f"{config.model} + unet {config.unet}",
+        "revision": config.revision,
+    }
     lora = tuple(LoraEntry(**adapter.model_dump()) for adapter in config.lora)
     write_manifest(job.folder, compiled_fields(job.folder, source, config.defaults, lora, config.torch_dtype))
 
@@ -210,7 +217,8 @@ def _clock(seconds: float) -> str:
 
 
 def compile_all(config: CompileConfig, out: Path, *, min_free_gb: float, force: bool, echo: Print) -> list[Path]:
-    """Preflight, then compile every shape in turn; each folder gets its manifest."""
+    """Preflight, then compile every shape in turn; each folder gets its manifest, and `out` the root
+    manifest listing them as variants (what `package` takes; each shape folder is packageable alone too)."""
     model_ref = model_reference(config)
     jobs = plan_jobs(config, model_ref, out)
     check_output(jobs, force)
@@ -227,6 +235,7 @@ def compile_all(config: CompileConfig, out: Path, *, min_free_gb: float, force: 
         total += run_job(job, out / f"{job.folder.name}.log", echo)
         finish_job(job, config)
         echo(f"shape {index}/{len(jobs)}: {job.folder} done in {_clock(total)} so far")
+    write_variants_root(out, names=[job.folder.name for job in jobs])
     return [job.folder for job in jobs]
 
 

@@ -5,7 +5,9 @@
   name, so the same folder always gives the same sha256;
 - streamed: files are copied through in chunks (never a second copy of a multi-GB file in memory);
 - readable by any user (files 0644, folders 0755; safetensors writes 0600);
-- checked first: every manifest in the folder must match its files.
+- checked first, as the server checks it at start: every file against the manifest (a folder of
+  variants: against the root manifest, which `package` writes when it is missing, then each
+  variant's own manifest and size).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from container.manifest import MANIFEST_NAME, ManifestError, read_manifest, verify_files
+from container.manifest import MANIFEST_NAME
+from container.modeldir import MODEL_INDEX, ModelDirError, inspect_model_dir
+
+from .describe import variant_folders, write_variants_root
 
 
 class PackageError(Exception):
@@ -62,18 +67,26 @@ class _ProgressReader:
 
 
 def check_manifests(folder: Path) -> int:
-    """Verify the folder's manifest, or each shape sub-folder's; return how many were checked."""
-    roots = (
-        [folder] if (folder / MANIFEST_NAME).is_file() else sorted(p.parent for p in folder.glob(f"*/{MANIFEST_NAME}"))
-    )
-    if not roots:
+    """Check the folder as the server will (every sha256); return how many manifests were checked."""
+    if not (folder / MANIFEST_NAME).is_file():
         raise PackageError(f"{folder}: no {MANIFEST_NAME} (write one with `sdxl-inf2 manifest {folder}`)")
-    for root in roots:
-        try:
-            verify_files(root, read_manifest(root))
-        except ManifestError as exc:
-            raise PackageError(str(exc)) from None
-    return len(roots)
+    try:
+        info = inspect_model_dir(folder, verify="full")
+    except ModelDirError as exc:
+        raise PackageError(str(exc)) from None
+    return 1 + len(info.variants)
+
+
+def prepare_variants_root(folder: Path, shares: dict[str, float] | None = None, default: str | None = None) -> bool:
+    """Write the root manifest of a folder of variants (e.g. `sdxl-inf2 compile`'s output) when it has
+    none, or when shares or the default variant are given; True if written."""
+    is_variants_root = not (folder / MODEL_INDEX).is_file() and bool(variant_folders(folder))
+    if (shares or default) and not is_variants_root:
+        raise PackageError(f"{folder}: --shares and --default-variant apply to a folder of variant sub-folders")
+    if not is_variants_root or ((folder / MANIFEST_NAME).is_file() and not (shares or default)):
+        return False
+    write_variants_root(folder, shares=shares, default=default)
+    return True
 
 
 def archive_entries(folder: Path, exclude: Path | None = None) -> Iterator[tuple[str, Path]]:
@@ -94,11 +107,19 @@ def _tar_info(name: str, path: Path) -> tarfile.TarInfo:
     return info
 
 
-def package(folder: Path, out: Path, compress_level: int = 1, progress: bool = True) -> PackageResult:
+def package(
+    folder: Path,
+    out: Path,
+    compress_level: int = 1,
+    progress: bool = True,
+    shares: dict[str, float] | None = None,
+    default_variant: str | None = None,
+) -> PackageResult:
     """Write `out` atomically from `folder` and return its sha256. Compression level 1 by default:
     model weights barely compress, and level 1 is several times faster than 6."""
     if not folder.is_dir():
         raise PackageError(f"model folder {folder} does not exist or is not a folder")
+    prepare_variants_root(folder, shares, default_variant)
     check_manifests(folder)
     entries = list(archive_entries(folder, exclude=out.resolve()))
     total = sum(p.stat().st_size for _, p in entries if p.is_file())

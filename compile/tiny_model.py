@@ -177,6 +177,18 @@ def build_tiny_model(out: Path, shapes: tuple[tuple[int, int], ...] = DEFAULT_SH
     return out
 
 
+def build_tiny_variants(out: Path, shapes: tuple[tuple[int, int], ...], seed: int = 0) -> Path:
+    """A variants root: one tiny model per size (weights from seed, seed + 1, ...) in a sub-folder
+    named WxH, and the root manifest listing them; the first size is the default variant."""
+    from .describe import write_variants_root
+
+    names = [f"{width}x{height}" for height, width in shapes]
+    for index, (name, shape) in enumerate(zip(names, shapes, strict=True)):
+        build_tiny_model(out / name, shapes=(shape,), seed=seed + index)
+    write_variants_root(out, names=names)
+    return out
+
+
 def _manifest_fields(shapes: tuple[tuple[int, int], ...], seed: int) -> dict[str, object]:
     versions = {name: importlib.metadata.version(name) for name in ("diffusers", "transformers", "torch")}
     return {

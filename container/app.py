@@ -22,6 +22,7 @@ from .finish import finish_request
 from .headers import CUSTOM_ATTRIBUTES, INFERENCE_ID
 from .invocation import read_invocation
 from .jobs import Job, JobResult
+from .modeldir import Variant
 from .negotiation import JSON, ResponsePlan, check_json_body
 from .pool import WorkerPool
 from .runtime import Runtime, request_runtime
@@ -59,9 +60,16 @@ def ping(runtime: Runtime) -> Response:
         "backend": runtime.backend,
         "shapes": [{"height": s.height, "width": s.width} for s in runtime.model.shapes],
         "max_images": runtime.model.max_images,
+        "variants": {v.name: {**status.variants[v.name], **_describe(v)} for v in runtime.model.served},
         "slots": status.slots,
     }
     return _json(body, 200 if status.healthy else 503)
+
+
+def _describe(variant: Variant) -> dict[str, Any]:
+    model = variant.model
+    shapes = [{"height": s.height, "width": s.width} for s in model.shapes]
+    return {"shapes": shapes, "max_images": model.max_images, "defaults": model.defaults.model_dump()}
 
 
 def invocations(runtime: Runtime) -> Response:

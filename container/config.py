@@ -14,6 +14,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .variants import parse_worker_plan
+
 DEFAULT_MODEL_DIR = Path("/opt/ml/model")
 # kind -> (pattern, what a user should write): what CloudWatch accepts for a namespace and a
 # dimension value (aws-embedded-metrics' validator applies the same rules), and an S3 prefix.
@@ -54,6 +56,7 @@ class Settings(BaseModel):
     backend: str = Field("auto", alias="SDXL_BACKEND")
     device: Literal["auto", "cpu", "cuda", "neuron"] = Field("auto", alias="SDXL_DEVICE")
     workers: int | None = Field(None, ge=1, le=64, alias="SDXL_WORKERS")
+    variant_workers: str | None = Field(None, alias="SDXL_VARIANT_WORKERS")  # e.g. 1024x1024:8,1152x896:2
     cores_per_worker: int = Field(2, ge=1, le=64, alias="SDXL_CORES_PER_WORKER")
     neuron_visible_cores: str | None = Field(None, alias="NEURON_RT_VISIBLE_CORES")
     cuda_visible_devices: str | None = Field(None, alias="CUDA_VISIBLE_DEVICES")
@@ -89,13 +92,25 @@ class Settings(BaseModel):
             return value
         raise ValueError("expected auto, neuron, torch, simulated, or module:Class")
 
+    @field_validator("variant_workers")
+    @classmethod
+    def _worker_plan(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_worker_plan(value)  # VariantPlanError is a ValueError: one line naming the variable
+        return value
+
     @property
     def cache_enabled(self) -> bool:
         return self.cache_dir is not None or self.cache_s3_uri is not None
 
-    def threads_for(self, workers: int) -> int:
-        """Enough HTTP threads that every queued and running request holds one and /ping still has some."""
-        return self.http_threads or self.max_queue + workers + 8
+    @property
+    def worker_plan(self) -> dict[str, int] | None:
+        return parse_worker_plan(self.variant_workers) if self.variant_workers else None
+
+    def threads_for(self, workers: int, queues: int = 1) -> int:
+        """Enough HTTP threads that every queued (SDXL_MAX_QUEUE per variant) and running request
+        holds one and /ping still has some."""
+        return self.http_threads or self.max_queue * queues + workers + 8
 
 
 def load_settings(environ: Mapping[str, str] | None = None, model_dir: Path | None = None) -> Settings:

@@ -62,6 +62,7 @@ def _outcome(response: Response, entry: dict[str, Any]) -> RequestOutcome:
         error_type=g.get("error_type"),
         images_generated=g.get("images", 0),
         timings_ms=entry["timings_ms"],
+        variant=getattr(g.get("params"), "variant", None),
     )
 
 

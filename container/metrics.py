@@ -7,9 +7,13 @@ and checks the policy against what a real server prints); the container image do
 
 Per inference request (a request that passed validation), one document in NAMESPACE with the
 dimensions EndpointName and VariantName. Per failed /invocations request, one more document:
-`Errors`, once under (EndpointName, VariantName) and once with ErrorClass added. Both are written by
-aws-embedded-metrics (stdout sink, `AWS_EMF_ENVIRONMENT=Local`: a SageMaker container has no
-CloudWatch agent) after the response has been sent.
+`Errors`, once under (EndpointName, VariantName) and once with ErrorClass added. An artifact of
+several variants adds one more dimension set to both, (EndpointName, VariantName, Variant): the
+artifact variant the request ran on (the endpoint's VariantName is SageMaker's production variant,
+another thing). The (EndpointName, VariantName) set the usage-rate policy reads stays as it is;
+a single-variant artifact gets no Variant set (it would say nothing, and each set is billed as
+separate metrics). Both are written by aws-embedded-metrics (stdout sink, `AWS_EMF_ENVIRONMENT=Local`:
+a SageMaker container has no CloudWatch agent) after the response has been sent.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ NAMESPACE = "SdxlInf2"  # default of SDXL_METRICS_NAMESPACE; deploy/metrics.py C
 ENDPOINT_DIMENSION = "EndpointName"
 VARIANT_DIMENSION = "VariantName"
 ERROR_CLASS_DIMENSION = "ErrorClass"
+MODEL_VARIANT_DIMENSION = "Variant"  # the artifact variant (model folder), on multi-variant artifacts
 
 REQUESTS = "NumberOfInferenceRequests"  # 1 per inference request: CacheHits + CacheMisses
 CACHE_HITS = "CacheHits"  # served from the result cache, no worker involved
@@ -63,29 +68,38 @@ class RequestOutcome:
     error_type: str | None = None
     images_generated: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    variant: str | None = None  # the artifact variant it was routed to (None: rejected before routing)
 
 
 class MetricsEmitter:
     """Writes the EMF documents for one request outcome; never raises into the request."""
 
-    def __init__(self, namespace: str, endpoint_name: str, variant_name: str, request_counts: bool = True) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        endpoint_name: str,
+        variant_name: str,
+        by_variant: bool = False,
+        request_counts: bool = True,
+    ) -> None:
         os.environ.setdefault("AWS_EMF_ENVIRONMENT", "Local")  # read once, when the library is imported
         from aws_embedded_metrics.logger.metrics_logger_factory import create_metrics_logger
 
         self._create = create_metrics_logger
         self.namespace = namespace
         self.dimensions = {ENDPOINT_DIMENSION: endpoint_name, VARIANT_DIMENSION: variant_name}
+        self.by_variant = by_variant
         self.request_counts = request_counts  # False: the gateway counts demand (DEMAND_COUNTS) at arrival
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> MetricsEmitter | None:
+    def from_settings(cls, settings: Settings, by_variant: bool = False) -> MetricsEmitter | None:
         if settings.metrics == "off":
             log.info("metrics off (SDXL_METRICS=off)")
             return None
         if settings.metrics_request_counts == "off":
             log.info("left to the gateway (SDXL_METRICS_REQUEST_COUNTS=off): %s", ", ".join(DEMAND_COUNTS))
-        endpoint, variant = settings.metrics_endpoint_name, settings.metrics_variant_name
-        return cls(settings.metrics_namespace, endpoint, variant, settings.metrics_request_counts == "on")
+        names = (settings.metrics_namespace, settings.metrics_endpoint_name, settings.metrics_variant_name)
+        return cls(*names, by_variant=by_variant, request_counts=settings.metrics_request_counts == "on")
 
     def emit(self, outcome: RequestOutcome) -> None:
         try:
@@ -98,7 +112,7 @@ class MetricsEmitter:
 
     def _request_document(self, outcome: RequestOutcome) -> MetricsLogger:
         metrics = self._logger(outcome)
-        metrics.set_dimensions(self.dimensions)
+        metrics.set_dimensions(self.dimensions, *self._per_variant(outcome))
         if self.request_counts:
             hit = outcome.cache == "hit"
             metrics.put_metric(REQUESTS, 1, COUNT)
@@ -114,9 +128,14 @@ class MetricsEmitter:
     def _error_document(self, outcome: RequestOutcome) -> MetricsLogger:
         metrics = self._logger(outcome)
         by_class = {**self.dimensions, ERROR_CLASS_DIMENSION: str(outcome.error_type)}
-        metrics.set_dimensions(self.dimensions, by_class)
+        metrics.set_dimensions(self.dimensions, by_class, *self._per_variant(outcome))
         metrics.put_metric(ERRORS, 1, COUNT)
         return metrics
+
+    def _per_variant(self, outcome: RequestOutcome) -> list[dict[str, str]]:
+        if not self.by_variant or outcome.variant is None:
+            return []
+        return [{**self.dimensions, MODEL_VARIANT_DIMENSION: outcome.variant}]
 
     def _logger(self, outcome: RequestOutcome) -> MetricsLogger:
         metrics = self._create()

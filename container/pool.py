@@ -1,10 +1,13 @@
-"""The shared job queue and the model workers behind it; lives in the front process.
+"""The job queues and the model workers behind them; lives in the front process.
 
-One `SlotRunner` thread per worker slot owns that slot's worker process. It pulls the next job from
-the shared queue only when its worker is idle, so a free worker always takes the next job (no
-request waits behind a busy worker while another idles). Because each runner knows exactly which
-job its worker holds, a worker's death fails that one request (500 with the inference id) and
-leaves every queued request in the queue for the other workers and the replacement.
+One `Lane` per artifact variant: its own queue (SDXL_MAX_QUEUE deep) and the worker slots that
+load that variant's model (a single model folder is one lane). One `SlotRunner` thread per worker
+slot owns that slot's worker process. It pulls the next job from its lane's queue only when its
+worker is idle, so within a variant a free worker always takes the next job (no request waits
+behind a busy worker while another idles), and a variant whose workers are all busy never delays
+another's. Because each runner knows exactly which job its worker holds, a worker's death fails
+that one request (500 with the inference id) and leaves every queued request in the queue for
+the lane's other workers and the replacement.
 """
 
 from __future__ import annotations
@@ -43,13 +46,17 @@ class SlotState(StrEnum):
     STOPPED = "stopped"
 
 
+LIVE = (SlotState.READY, SlotState.BUSY)  # a loaded worker that takes (or runs) jobs
+
+
 @dataclass(frozen=True)
 class PoolStatus:
-    state: str  # loading | ready | failed | stopping
+    state: str  # loading | ready | restarting (a variant has no live worker) | failed | stopping
     workers_ready: int
     workers_total: int
     queued: int
     slots: list[dict[str, Any]]
+    variants: dict[str, dict[str, Any]]
 
     @property
     def healthy(self) -> bool:
@@ -87,11 +94,38 @@ class WorkerHandle:
         self.conn.close()
 
 
-class SlotRunner:
-    """Keeps one worker slot alive and feeds it jobs from the shared queue."""
+class Lane:
+    """One variant's queue and the runners of the workers that serve it."""
 
-    def __init__(self, pool: WorkerPool, slot: WorkerSlot, config: WorkerConfig) -> None:
-        self.pool, self.slot, self.config = pool, slot, config
+    def __init__(self, name: str, max_queue: int) -> None:
+        self.name = name
+        self.jobs: queue.Queue[Job] = queue.Queue(maxsize=max_queue)
+        self.runners: list[SlotRunner] = []
+
+    @property
+    def live(self) -> int:
+        return sum(r.state in LIVE for r in self.runners)
+
+    def state(self, pool_state: str) -> str:
+        """ready: takes jobs now (while loading: every one of its workers has loaded)."""
+        if any(r.state == SlotState.FAILED for r in self.runners):
+            return "failed"
+        if pool_state == "stopping":
+            return pool_state
+        if self.live == len(self.runners) or (pool_state != "loading" and self.live):
+            return "ready"
+        return "loading" if pool_state == "loading" else "restarting"
+
+    def describe(self, pool_state: str) -> dict[str, Any]:
+        workers = {"ready": self.live, "total": len(self.runners)}
+        return {"status": self.state(pool_state), "workers": workers, "queued": self.jobs.qsize()}
+
+
+class SlotRunner:
+    """Keeps one worker slot alive and feeds it jobs from its lane's queue."""
+
+    def __init__(self, pool: WorkerPool, lane: Lane, slot: WorkerSlot, config: WorkerConfig) -> None:
+        self.pool, self.lane, self.slot, self.config = pool, lane, slot, config
         self.state = SlotState.STARTING
         self.restarts = 0
         self.handle: WorkerHandle | None = None
@@ -104,6 +138,7 @@ class SlotRunner:
             "state": self.state.value,
             "pid": pid,
             "restarts": self.restarts,
+            "variant": self.lane.name,
             **self.slot.env,
         }
 
@@ -167,7 +202,7 @@ class SlotRunner:
     def _next_job(self, handle: WorkerHandle) -> Job | None:
         while not self.pool.stopping.is_set():
             try:
-                job = self.pool.jobs.get(timeout=0.5)
+                job = self.lane.jobs.get(timeout=0.5)
             except queue.Empty:
                 if not handle.proc.is_alive():
                     log.error("%s died while idle (exit code %s)", self.slot.describe(), handle.proc.exitcode)
@@ -228,14 +263,18 @@ class SlotRunner:
         job.future.set_exception(error)
 
 
+MakeConfig = Callable[[str, WorkerSlot], WorkerConfig]  # (variant, slot) -> what its worker loads
+
+
 class WorkerPool:
-    def __init__(
-        self, settings: Settings, slots: list[WorkerSlot], make_config: Callable[[WorkerSlot], WorkerConfig]
-    ) -> None:
+    def __init__(self, settings: Settings, lanes: dict[str, list[WorkerSlot]], make_config: MakeConfig) -> None:
         self.settings = settings
-        self.jobs: queue.Queue[Job] = queue.Queue(maxsize=settings.max_queue)
         self.stopping = threading.Event()
-        self.runners = [SlotRunner(self, slot, make_config(slot)) for slot in slots]
+        self.lanes = {name: Lane(name, settings.max_queue) for name in lanes}
+        for name, slots in lanes.items():
+            lane = self.lanes[name]
+            lane.runners = [SlotRunner(self, lane, slot, make_config(name, slot)) for slot in slots]
+        self.runners = [runner for lane in self.lanes.values() for runner in lane.runners]
         self._all_ready_once = threading.Event()
 
     def start(self) -> None:
@@ -243,46 +282,53 @@ class WorkerPool:
             runner.thread.start()
 
     def on_ready(self) -> None:
-        if all(r.state in (SlotState.READY, SlotState.BUSY) for r in self.runners):
+        if all(r.state in LIVE for r in self.runners):
             self._all_ready_once.set()
 
     def submit(self, job: Job) -> Job:
-        states = [r.state for r in self.runners]
-        if (state := self._state(states)) != "ready":
-            ready = sum(s in (SlotState.READY, SlotState.BUSY) for s in states)
-            raise NotReady(f"not ready ({state}: {ready}/{len(states)} workers ready)", inference_id=job.inference_id)
+        """Queue `job` in its variant's lane. Accepted while a lane's worker restarts (the job waits
+        for the replacement), refused while loading, failed or stopping, or when the lane is full."""
+        lane = self.lanes[job.params.variant]
+        if (state := self._state()) not in ("ready", "restarting"):
+            ready = sum(r.state in LIVE for r in self.runners)
+            raise NotReady(
+                f"not ready ({state}: {ready}/{len(self.runners)} workers ready)", inference_id=job.inference_id
+            )
         try:
-            self.jobs.put_nowait(job)
+            lane.jobs.put_nowait(job)
         except queue.Full:
             raise QueueFull(
-                f"{self.settings.max_queue} requests already waiting (SDXL_MAX_QUEUE); retry later",
+                f"{self.settings.max_queue} requests already waiting (SDXL_MAX_QUEUE){self._for(lane)}; retry later",
                 inference_id=job.inference_id,
             ) from None
         return job
 
     def status(self) -> PoolStatus:
-        states = [r.state for r in self.runners]
-        ready = sum(s in (SlotState.READY, SlotState.BUSY) for s in states)
+        state = self._state()
+        ready = sum(r.state in LIVE for r in self.runners)
         slots = [r.describe() for r in self.runners]
-        return PoolStatus(self._state(states), ready, len(states), self.jobs.qsize(), slots)
+        queued = sum(lane.jobs.qsize() for lane in self.lanes.values())
+        variants = {name: lane.describe(state) for name, lane in self.lanes.items()}
+        return PoolStatus(state, ready, len(self.runners), queued, slots, variants)
 
-    def _state(self, states: list[SlotState]) -> str:
+    def _state(self) -> str:
+        """`ready` only while every lane has a live worker: /ping is 503 otherwise."""
         if self.stopping.is_set():
             return "stopping"
-        if SlotState.FAILED in states:
+        if any(r.state == SlotState.FAILED for r in self.runners):
             return "failed"
-        return "ready" if self._all_ready_once.is_set() else "loading"
+        if not self._all_ready_once.is_set():
+            return "loading"
+        return "ready" if all(lane.live for lane in self.lanes.values()) else "restarting"
+
+    def _for(self, lane: Lane) -> str:
+        return f" for variant {lane.name}" if len(self.lanes) > 1 else ""
 
     def stop(self, timeout_s: float) -> None:
         """Fail what is still queued, let running jobs finish within `timeout_s`, then end every worker."""
         self.stopping.set()
-        while True:
-            try:
-                job = self.jobs.get_nowait()
-            except queue.Empty:
-                break
-            if job.future.set_running_or_notify_cancel():
-                job.future.set_exception(NotReady("server is shutting down", inference_id=job.inference_id))
+        for lane in self.lanes.values():
+            self._fail_queued(lane)
         deadline = time.monotonic() + timeout_s
         for runner in self.runners:
             runner.thread.join(max(0.0, deadline - time.monotonic()))
@@ -290,3 +336,13 @@ class WorkerPool:
             if runner.handle is not None and runner.handle.proc.is_alive():
                 runner.handle.proc.kill()
                 runner.handle.proc.join(5)
+
+    @staticmethod
+    def _fail_queued(lane: Lane) -> None:
+        while True:
+            try:
+                job = lane.jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(NotReady("server is shutting down", inference_id=job.inference_id))

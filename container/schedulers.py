@@ -1,8 +1,10 @@
-"""The documented set of schedulers a request may pick, swapped per request.
+"""The documented set of schedulers a request (or a manifest default) may pick, swapped per request.
 
 Each is built with `from_config` from the artifact's own `scheduler/scheduler_config.json`, so the
-noise schedule of the model (betas, timestep spacing, prediction type) is kept. Class names are
-strings here so the front never imports diffusers.
+noise schedule of the model (betas, prediction type) is kept; only the listed overrides change.
+The few-step ones: `lcm` (LCMScheduler, for LCM UNets and LCM-LoRA) and `euler_trailing`
+(EulerDiscrete with "trailing" timestep spacing, what SDXL-Lightning's model card prescribes).
+Class names are strings here so the front never imports diffusers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ SCHEDULERS: Final[dict[str, tuple[str, dict[str, Any]]]] = {
     "ddim": ("DDIMScheduler", {}),
     "unipc": ("UniPCMultistepScheduler", {}),
     "heun": ("HeunDiscreteScheduler", {}),
+    "lcm": ("LCMScheduler", {}),
+    "euler_trailing": ("EulerDiscreteScheduler", {"timestep_spacing": "trailing"}),
 }
 
 

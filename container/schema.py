@@ -5,9 +5,10 @@ Two request shapes are accepted:
 - flat:  {"prompt": "...", "num_inference_steps": 30, ...}
 - Hugging Face DLC: {"inputs": "...", "parameters": {"num_inference_steps": 30, ...}}
 
-Both resolve to one `GenerationParams` with every value concrete (defaults from the artifact's
-manifest, a random seed when none was given), which is what the workers receive and what the
-response echoes. Unknown fields are errors.
+Both resolve to one `GenerationParams` with every value concrete (the variant the request runs
+on, picked by `variant` or by its size; defaults from that variant's manifest entry; a random seed
+when none was given), which is what the workers receive and what the response echoes. Unknown
+fields are errors.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import BadRequest
-from .modeldir import ModelInfo
+from .modeldir import DEFAULT_VARIANT, ModelInfo
 from .schedulers import SCHEDULERS
+from .variants import pick_variant
 
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**63 - 1
@@ -59,6 +61,7 @@ class GenerationFields(BaseModel):
     scheduler: str | None = None
     output_format: OutputFormat | None = None
     quality: int | None = Field(None, ge=1, le=100)
+    variant: str | None = Field(None, min_length=1, max_length=64)  # checked against the served names
 
     @field_validator("scheduler")
     @classmethod
@@ -96,6 +99,7 @@ class GenerationParams:
     scheduler: str
     output_format: str
     quality: int | None
+    variant: str = DEFAULT_VARIANT  # the artifact variant (model folder) it runs on
 
     def echo(self, include_prompts: bool = True) -> dict[str, Any]:
         fields = asdict(self)
@@ -130,9 +134,10 @@ def _bad_request(exc: ValidationError) -> BadRequest:
     return BadRequest(f"{field}: {message}", field=field)
 
 
-def resolve(prompt: str, fields: GenerationFields, model: ModelInfo, output_format: str) -> GenerationParams:
-    """Fill defaults and check the request against what the artifact was compiled for."""
-    height, width = _pick_shape(fields, model)
+def resolve(prompt: str, fields: GenerationFields, artifact: ModelInfo, output_format: str) -> GenerationParams:
+    """Pick the variant, fill its defaults, and check the request against what it was compiled for."""
+    variant, shape = pick_variant(artifact, fields.variant, fields.height, fields.width)
+    model = variant.model
     num_images = fields.num_images or 1
     if num_images > model.max_images:
         raise BadRequest(
@@ -141,37 +146,24 @@ def resolve(prompt: str, fields: GenerationFields, model: ModelInfo, output_form
         )
     if fields.quality is not None and output_format == "png":
         raise BadRequest("quality: applies to jpeg and webp only", field="quality")
+    guidance_scale = model.defaults.guidance_scale if fields.guidance_scale is None else float(fields.guidance_scale)
+    if reason := model.guidance_refusal(guidance_scale):
+        raise BadRequest(reason, field="guidance_scale")
     return GenerationParams(
         prompt=prompt,
         prompt_2=fields.prompt_2,
         negative_prompt=fields.negative_prompt,
         negative_prompt_2=fields.negative_prompt_2,
         num_inference_steps=fields.num_inference_steps or model.defaults.num_inference_steps,
-        guidance_scale=(
-            model.defaults.guidance_scale if fields.guidance_scale is None else float(fields.guidance_scale)
-        ),
+        guidance_scale=guidance_scale,
         seed=secrets.randbelow(2**32) if fields.seed is None else fields.seed,
-        height=height,
-        width=width,
+        height=shape.height,
+        width=shape.width,
         num_images=num_images,
         scheduler=fields.scheduler or _default_scheduler(model),
         output_format=output_format,
         quality=fields.quality,
-    )
-
-
-def _pick_shape(fields: GenerationFields, model: ModelInfo) -> tuple[int, int]:
-    """The first compiled shape matching the given height/width (absent ones match anything)."""
-    for shape in model.shapes:
-        if fields.height in (None, shape.height) and fields.width in (None, shape.width):
-            return shape.height, shape.width
-    field = "height" if fields.height is not None and fields.width is None else "width"
-    if fields.height is not None and fields.width is not None:
-        field = "height" if all(s.height != fields.height for s in model.shapes) else "width"
-    asked = f"{fields.width or '*'}x{fields.height or '*'}"
-    raise BadRequest(
-        f"{field}: size {asked} (WxH) is not compiled into this model; compiled sizes: {model.describe_shapes()}",
-        field=field,
+        variant=variant.name,
     )
 
 

@@ -22,19 +22,25 @@ from gunicorn.app.base import BaseApplication
 from . import http_errors
 from .backends import BackendError, resolve_backend
 from .config import ConfigError, Settings, load_settings
-from .devices import DeviceLayoutError, WorkerSlot, plan_workers
+from .devices import DeviceKind, DeviceLayoutError, WorkerSlot, plan_workers
 from .logs import configure_logging
 from .modeldir import ModelDirError, ModelInfo, inspect_model_dir
+from .variants import VariantPlanError, assign_slots, split_workers
 
 log = logging.getLogger("sdxl.server")
 STARTUP_ERRORS = (ConfigError, ModelDirError, DeviceLayoutError, BackendError)
+Lanes = dict[str, list[WorkerSlot]]  # variant -> the worker slots that load its model
 
 
 class ServePlan:
-    """Everything decided before the front starts: settings, model, backend and worker slots."""
+    """Everything decided before the front starts: settings, model, backend and each variant's worker slots."""
 
-    def __init__(self, settings: Settings, model: ModelInfo, backend: str, slots: list[WorkerSlot]) -> None:
-        self.settings, self.model, self.backend, self.slots = settings, model, backend, slots
+    def __init__(self, settings: Settings, model: ModelInfo, backend: str, lanes: Lanes) -> None:
+        self.settings, self.model, self.backend, self.lanes = settings, model, backend, lanes
+
+    @property
+    def slots(self) -> list[WorkerSlot]:
+        return [slot for slots in self.lanes.values() for slot in slots]
 
     @classmethod
     def build(cls, model_dir: Path | None = None) -> ServePlan:
@@ -43,13 +49,37 @@ class ServePlan:
         backend, device = resolve_backend(settings, model)
         slots = plan_workers(
             device,
-            workers=settings.workers,
+            workers=worker_count(settings, model, device),
             cores_per_worker=settings.cores_per_worker,
             neuron_visible_cores=settings.neuron_visible_cores,
             cuda_visible_devices=settings.cuda_visible_devices,
         )
         check_cache_dir(settings)
-        return cls(settings, model, backend, slots)
+        return cls(settings, model, backend, plan_lanes(settings, model, slots))
+
+
+def worker_count(settings: Settings, model: ModelInfo, device: DeviceKind) -> int | None:
+    """SDXL_WORKERS, else the worker plan's total, else one per variant on the CPU; None: the device layout."""
+    plan = settings.worker_plan
+    if settings.workers is not None:
+        return settings.workers
+    if plan is not None:
+        return sum(plan.values())
+    return len(model.served) if device == "cpu" else None
+
+
+def plan_lanes(settings: Settings, model: ModelInfo, slots: list[WorkerSlot]) -> Lanes:
+    """Split the worker slots among the variants (SDXL_VARIANT_WORKERS, else by share)."""
+    try:
+        counts = split_workers(model.served, len(slots), settings.worker_plan)
+    except VariantPlanError as exc:
+        if settings.variant_workers:
+            raise ConfigError(f"SDXL_VARIANT_WORKERS={settings.variant_workers!r}: {exc}") from None
+        raise ConfigError(f"worker plan: {exc}; raise SDXL_WORKERS or set SDXL_VARIANT_WORKERS") from None
+    lanes = assign_slots(slots, counts)
+    if (unused := len(slots) - sum(counts.values())) > 0:
+        log.info("worker plan leaves %d worker slot(s) unused", unused)
+    return lanes
 
 
 def check_cache_dir(settings: Settings) -> None:
@@ -75,20 +105,22 @@ def make_app(plan: ServePlan) -> Any:
     from .runtime import Runtime
     from .worker import WorkerConfig
 
-    def config_for(slot: WorkerSlot) -> WorkerConfig:
+    variants = {variant.name: variant.model for variant in plan.model.served}
+
+    def config_for(variant: str, slot: WorkerSlot) -> WorkerConfig:
         return WorkerConfig(
             slot,
             plan.backend,
             len(plan.slots),
-            plan.model,
+            variants[variant],  # each variant's workers load that variant's model folder
             os.getpid(),
             plan.settings.png_compress_level,
             plan.settings.log_level,
         )
 
-    pool = WorkerPool(plan.settings, plan.slots, config_for)
+    pool = WorkerPool(plan.settings, plan.lanes, config_for)
     cache = build_cache(plan.settings, plan.model, plan.backend, plan.slots[0].device)
-    metrics = MetricsEmitter.from_settings(plan.settings)
+    metrics = MetricsEmitter.from_settings(plan.settings, by_variant=plan.model.has_variants)
     inflight = InFlight(pool.submit, cache.store) if cache is not None else None
     app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool, cache, metrics, inflight))
     pool.start()
@@ -115,7 +147,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "bind": f"{s.host}:{s.port}",
             "workers": 1,
             "worker_class": "gthread",
-            "threads": s.threads_for(len(self.plan.slots)),
+            "threads": s.threads_for(len(self.plan.slots), queues=len(self.plan.lanes)),
             "timeout": 120,
             "keepalive": s.keepalive_s,
             "graceful_timeout": math.ceil(s.graceful_timeout_s),
@@ -151,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         plan.backend,
         plan.settings.host,
         plan.settings.port,
-        "; ".join(s.describe() for s in plan.slots),
+        "; ".join(f"{s.describe()} -> {name}" for name, slots in plan.lanes.items() for s in slots),
     )
     GunicornServer(plan).run()
     return 0

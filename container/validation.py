@@ -13,4 +13,4 @@ def first_problem(exc: ValidationError, top: str) -> str:
     """`key.path: message` of the first error; `top` names the document itself when the key is empty."""
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or top
-    return f"{where}: {first['msg']}"
+    return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"

@@ -194,7 +194,8 @@ class DeployConfig(Section):
     inference_ami_version: str | None = None
     environment: dict[str, str] = Field({}, max_length=MAX_ENVIRONMENT)
     tags: dict[str, str] = {}
-    async_inference: AsyncInference
+    # Absent: a real-time endpoint (no AsyncInferenceConfig), answered by InvokeEndpoint only.
+    async_inference: AsyncInference | None = None
     registry: Registry | None = None
     autoscaling: Autoscaling | None = None
     wait: Wait = Wait()
@@ -219,6 +220,8 @@ class DeployConfig(Section):
 
     @model_validator(mode="after")
     def _gateway_has_a_shared_cache(self) -> DeployConfig:
+        if self.gateway_enabled and self.async_inference is None:
+            raise ValueError("gateway: needs an async_inference section (it queues misses with InvokeEndpointAsync)")
         if self.gateway_enabled and not self.environment.get(CACHE_S3_SETTING):
             raise ValueError(
                 f"gateway: needs environment.{CACHE_S3_SETTING} (the shared cache tier the gateway answers "
@@ -251,6 +254,15 @@ class DeployConfig(Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _scaling_needs_async(self) -> DeployConfig:
+        if self.scaling_enabled and self.async_inference is None:
+            raise ValueError(
+                "autoscaling: needs an async_inference section (scaling to and from zero and the backlog "
+                "metrics exist only for async endpoints)"
+            )
+        return self
+
     @property
     def container_environment(self) -> dict[str, str]:
         """The container's environment: `environment`, plus the metric dimension values the usage-rate
@@ -270,8 +282,25 @@ class DeployConfig(Section):
 
     @property
     def max_concurrency(self) -> int:
-        """Requests SageMaker hands one instance at once: by default one per model worker, so none waits."""
-        return self.async_inference.max_concurrent_invocations_per_instance or self.workers
+        """Requests SageMaker hands one instance at once. By default one per model worker plus one
+        held in the container's queue, so a worker that finishes starts the next request at once
+        instead of idling for the dispatch round trip (bench/local_endpoint, README)."""
+        chosen = self.async_inference.max_concurrent_invocations_per_instance if self.async_inference else None
+        return chosen or self.workers + 1
+
+    @property
+    def notifications(self) -> Notifications:
+        """The async notification settings (none for a real-time endpoint)."""
+        return self.async_inference.notifications if self.async_inference else Notifications()
+
+    def async_settings(self, needed_by: str) -> AsyncInference:
+        """The async_inference section, or a one-line error saying that `needed_by` needs one."""
+        if self.async_inference is None:
+            raise ConfigError(
+                f"{needed_by} needs an async endpoint, and the config has no async_inference section "
+                f"(endpoint {self.name} is real-time: InvokeEndpoint only)"
+            )
+        return self.async_inference
 
     @property
     def account(self) -> str:

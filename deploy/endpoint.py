@@ -48,7 +48,7 @@ class Release:
 def build_release(config: DeployConfig, region: str) -> Release:
     """The model and endpoint config requests for this config (pure: no API call)."""
     container = container_definition(config)
-    async_config = async_inference_config(config, region)
+    async_config = async_inference_config(config, region) if config.async_inference else None
     digest = content_hash(container, config.execution_role_arn, production_variant(config, ""), async_config)
     name = release_name(config, digest)
     model: CreateModelInputTypeDef = {
@@ -60,9 +60,10 @@ def build_release(config: DeployConfig, region: str) -> Release:
     endpoint_config: CreateEndpointConfigInputTypeDef = {
         "EndpointConfigName": name,
         "ProductionVariants": [production_variant(config, name)],
-        "AsyncInferenceConfig": async_config,
         "Tags": tags(config),
     }
+    if async_config:  # without it the endpoint is real-time
+        endpoint_config["AsyncInferenceConfig"] = async_config
     return Release(name, model, endpoint_config)
 
 
@@ -92,7 +93,7 @@ def production_variant(config: DeployConfig, model_name: str) -> ProductionVaria
 
 
 def async_inference_config(config: DeployConfig, region: str) -> AsyncInferenceConfigTypeDef:
-    settings = config.async_inference
+    settings = config.async_settings("an AsyncInferenceConfig")
     output: AsyncInferenceOutputConfigTypeDef = {
         "S3OutputPath": settings.output_path,
         "S3FailurePath": settings.failure_path,
@@ -109,7 +110,7 @@ def async_inference_config(config: DeployConfig, region: str) -> AsyncInferenceC
 
 
 def notification_config(config: DeployConfig, region: str) -> AsyncInferenceNotificationConfigTypeDef:
-    notes = config.async_inference.notifications
+    notes = config.notifications
     result: AsyncInferenceNotificationConfigTypeDef = {}
     if notes.success_topic:
         result["SuccessTopic"] = topic_arn(config, region, notes.success_topic)

@@ -52,7 +52,7 @@ def gateway_settings(config: DeployConfig) -> GatewaySettings:
     return GatewaySettings(
         endpoint_name=config.name,
         cache_s3_uri=config.cache_s3_uri,
-        input_path=config.async_inference.input_path,
+        input_path=config.async_settings("the gateway").input_path,
         request_ttl_s=config.invoke.request_ttl_s,
         invocation_timeout_s=config.invoke.invocation_timeout_s,
         card_ttl_s=config.gateway.card_ttl_s if config.gateway else 60.0,

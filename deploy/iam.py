@@ -26,7 +26,7 @@ def execution_role_policy(config: DeployConfig, region: str) -> dict[str, Any]:
     topics = subscribed_topics(config, region)
     if topics:
         statements.append(_allow("PublishResultNotifications", ["sns:Publish"], topics))
-    if config.async_inference.kms_key_id:
+    if config.async_inference and config.async_inference.kms_key_id:
         statements.append(_kms(config.async_inference.kms_key_id))
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -64,6 +64,8 @@ def _prefix(uri: str) -> str:
 def _async_data(config: DeployConfig) -> list[Statement]:
     """Read requests from the input prefix; write results and failures; list only under those prefixes."""
     settings = config.async_inference
+    if settings is None:  # a real-time endpoint reads and writes no S3 data
+        return []
     writes = [_s3_object_arn(config, _prefix(p)) + "*" for p in (settings.output_path, settings.failure_path)]
     statements = [
         _allow("ReadAsyncRequests", ["s3:GetObject"], _s3_object_arn(config, _prefix(settings.input_path)) + "*"),
@@ -138,7 +140,7 @@ def gateway_role_policy(config: DeployConfig, region: str) -> dict[str, Any]:
     """The gateway function's role: read the cache tier (entries, model card, its own claims and records)
     and write only its own state; upload request bodies; read results; queue on this endpoint only;
     count demand in the container's namespace; its own log group (EMF metrics travel through it)."""
-    settings, uri = config.async_inference, config.cache_s3_uri or ""
+    settings, uri = config.async_settings("the gateway"), config.cache_s3_uri or ""
     cache, state = _s3_object_arn(config, _prefix(uri)) + "*", _s3_object_arn(config, _prefix(uri) + "gateway/") + "*"
     results = sorted({_s3_object_arn(config, _prefix(p)) + "*" for p in (settings.output_path, settings.failure_path)})
     endpoint = arn(config, "sagemaker", region, f"endpoint/{config.name.lower()}")  # SageMaker ARNs are lower case

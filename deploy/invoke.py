@@ -44,10 +44,8 @@ def request_body(prompt: str | None, request_file: Path | None) -> bytes:
 
 
 def async_target(config: DeployConfig) -> AsyncTarget:
-    settings = config.async_inference
-    return AsyncTarget(
-        config.name, settings.input_path, config.invoke.request_ttl_s, config.invoke.invocation_timeout_s
-    )
+    settings, invoke = config.async_settings("invoke"), config.invoke
+    return AsyncTarget(config.name, settings.input_path, invoke.request_ttl_s, invoke.invocation_timeout_s)
 
 
 def submit(clients: Clients, config: DeployConfig, body: bytes, inference_id: str | None, accept: str) -> Ticket:

@@ -59,7 +59,7 @@ def topic_arn(config: DeployConfig, region: str, topic: str) -> str:
 
 def created_topics(config: DeployConfig) -> list[str]:
     """Topic names deploy creates (and teardown deletes); ARNs in the config belong to someone else."""
-    notes = config.async_inference.notifications
+    notes = config.notifications
     names = [t for t in (notes.success_topic, notes.error_topic) if t and not t.startswith("arn:")]
     return list(dict.fromkeys(names))
 

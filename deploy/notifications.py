@@ -25,13 +25,13 @@ def topic_requests(config: DeployConfig) -> list[CreateTopicInputTypeDef]:
 
 
 def subscribed_topics(config: DeployConfig, region: str) -> list[str]:
-    notes = config.async_inference.notifications
+    notes = config.notifications
     topics = [topic_arn(config, region, t) for t in (notes.success_topic, notes.error_topic) if t]
     return list(dict.fromkeys(topics))
 
 
 def queue_arn(config: DeployConfig, region: str) -> str:
-    return arn(config, "sqs", region, str(config.async_inference.notifications.queue))
+    return arn(config, "sqs", region, str(config.notifications.queue))
 
 
 def queue_request(config: DeployConfig, region: str) -> CreateQueueRequestTypeDef:
@@ -50,7 +50,7 @@ def queue_request(config: DeployConfig, region: str) -> CreateQueueRequestTypeDe
         ],
     }
     return {
-        "QueueName": str(config.async_inference.notifications.queue),
+        "QueueName": str(config.notifications.queue),
         "Attributes": {"Policy": json.dumps(policy, sort_keys=True)},
         "tags": {MANAGED_BY_TAG: config.name},
     }
@@ -66,7 +66,7 @@ def ensure_notifications(clients: Clients, config: DeployConfig) -> None:
     for request in topic_requests(config):
         clients.sns.create_topic(**request)
         say(f"topic {request['Name']}: ready")
-    if config.async_inference.notifications.queue:
+    if config.notifications.queue:
         _ensure_queue(clients, config)
 
 
@@ -91,13 +91,13 @@ def _subscription_arns(clients: Clients, topic: str, endpoint: str) -> list[str]
 
 
 def queue_url(clients: Clients, config: DeployConfig) -> str | None:
-    name = config.async_inference.notifications.queue
+    name = config.notifications.queue
     return clients.sqs.get_queue_url(QueueName=name)["QueueUrl"] if name else None
 
 
 def remove_notifications(clients: Clients, config: DeployConfig) -> None:
     """Unsubscribes and deletes the queue, then deletes the topics deploy created (not given ARNs)."""
-    if config.async_inference.notifications.queue:
+    if config.notifications.queue:
         _remove_queue(clients, config)
     for request in topic_requests(config):
         clients.sns.delete_topic(TopicArn=topic_arn(config, clients.region, request["Name"]))
@@ -112,7 +112,7 @@ def _remove_queue(clients: Clients, config: DeployConfig) -> None:
     url = describe_queue_url(clients, config)
     if url:
         clients.sqs.delete_queue(QueueUrl=url)
-        say(f"queue {config.async_inference.notifications.queue}: deleted")
+        say(f"queue {config.notifications.queue}: deleted")
 
 
 def _subscriptions_if_topic_exists(clients: Clients, topic: str, endpoint: str) -> list[str]:

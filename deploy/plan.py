@@ -49,7 +49,7 @@ def gateway_calls(config: DeployConfig) -> list[Call]:
 
 def notification_calls(config: DeployConfig, region: str) -> list[Call]:
     calls = [Call("sns", "create_topic", request) for request in topic_requests(config)]
-    if config.async_inference.notifications.queue:
+    if config.notifications.queue:
         calls.append(Call("sqs", "create_queue", queue_request(config, region)))
         calls += [Call("sns", "subscribe", request) for request in subscription_requests(config, region)]
     return calls

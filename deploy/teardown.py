@@ -72,7 +72,8 @@ def _data_prefixes(config: DeployConfig) -> list[str]:
     """Requests, results, failures, and the gateway's claims and records (not the cache entries)."""
     settings = config.async_inference
     gateway_state = [join_s3(config.cache_s3_uri, "gateway/")] if config.gateway_enabled and config.cache_s3_uri else []
-    return [settings.input_path, settings.output_path, settings.failure_path, *gateway_state]
+    async_data = [settings.input_path, settings.output_path, settings.failure_path] if settings else []
+    return [*async_data, *gateway_state]
 
 
 def delete_prefix(clients: Clients, prefix: str) -> None:

@@ -43,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     gateway = connect(Clients(config.region, args.profile), config)
     card = gateway.cards.current()  # no card: one line now, not a 503 on every request
-    shapes = ", ".join(str(shape) for shape in card.shapes)
+    shapes = ", ".join(str(shape) for shape in card.model.shapes)
 
     def ready(url: str) -> None:
         print(f"gateway for {config.name}: {url}/invocations (model {card.fingerprint[:12]}, {shapes})", flush=True)

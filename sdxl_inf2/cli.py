@@ -15,6 +15,7 @@ from compile import cli as compile_cli
 from container import cli as container_cli
 from deploy import cli as deploy_cli
 from gateway import cli as gateway_cli
+from local_endpoint import cli as local_endpoint_cli
 from simulator import cli as simulator_cli
 
 from . import cost_cli
@@ -25,6 +26,7 @@ AREAS: Sequence[Register] = (
     compile_cli.register,
     deploy_cli.register,
     gateway_cli.register,
+    local_endpoint_cli.register,
     cost_cli.register,
     simulator_cli.register,
 )
@@ -32,6 +34,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     compile_cli.USER_ERRORS
     + deploy_cli.USER_ERRORS
     + gateway_cli.USER_ERRORS
+    + local_endpoint_cli.USER_ERRORS
     + cost_cli.USER_ERRORS
     + simulator_cli.USER_ERRORS
 )

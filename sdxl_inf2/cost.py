@@ -14,6 +14,10 @@ The model (each one an assumption, printed as such by `sdxl-inf2 cost`):
   serves `u * capacity / (1 - h)`.
 
 Prices are never fetched: `--price-per-hour`, else the price the seed's own figures imply.
+
+Seconds per image is the one input that depends on the model. Presets (`--seconds-per-image
+lightning-4step`) estimate it on paper for SDXL base and the few-step models, from one measured
+step rate (`StepModel`); none was measured on inf2 by this project.
 """
 
 from __future__ import annotations
@@ -123,4 +127,64 @@ def seed_implications(seed: Seed = SEED) -> SeedImplications:
         cache_hit_rate_needed=max(0.0, 1 - capacity / seed.images_per_instance_hour),
         usage_rate_at_published_throughput=seed.images_per_instance_hour / policy_capacity,
         requests_per_hour_at_target=seed.target * policy_capacity,
+    )
+
+
+@dataclass(frozen=True)
+class StepModel:
+    """Seconds per 1024x1024 image on one inf2 chip, on paper: steps x step time + the rest (text
+    encoders, VAE decode, image). From the one public log with both a step rate and a request time
+    (Ray Serve's optimum-neuron SDXL tutorial, inf2.8xlarge, 50 steps with CFG: 3.84 it/s, 14.2 s a
+    request). A step costs about the same with or without CFG: with it, the data-parallel UNet runs
+    its two latents on the chip's two cores at once; without it, one core runs one latent."""
+
+    step_s: float = 1 / 3.84  # 0.26 s
+    other_s: float = 14.2 - 50 / 3.84  # 1.18 s
+
+    def seconds_per_image(self, steps: int) -> float:
+        return steps * self.step_s + self.other_s
+
+
+ON_PAPER = StepModel()
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    steps: int
+    cfg: bool  # classifier-free guidance: off leaves the chip's second NeuronCore idle in the UNet
+    what: str
+
+    @property
+    def seconds_per_image(self) -> float:
+        return ON_PAPER.seconds_per_image(self.steps)
+
+
+PRESETS = {
+    p.name: p
+    for p in (
+        Preset("sdxl-base-30", 30, True, "SDXL base, 30 steps, CFG (compile/sdxl-base-1024.yaml)"),
+        Preset("lightning-8step", 8, False, "SDXL-Lightning 8-step, guidance 0"),
+        Preset(
+            "lightning-4step", 4, False, "SDXL-Lightning 4-step, guidance 0 (compile/sdxl-lightning-4step-1024.yaml)"
+        ),
+        Preset("lcm-4step", 4, False, "LCM-SDXL, 4 steps, guidance as an input (compile/lcm-sdxl-1024.yaml)"),
+        Preset("lightning-2step", 2, False, "SDXL-Lightning 2-step, guidance 0"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class PresetImplications:
+    images_per_hour: float  # the preset's workers at full load, no cache
+    share_of_published: float  # images_per_hour / the seed's 27,796
+    per_core_images_per_hour: float | None  # CFG off, one worker per NeuronCore (unverified); None with CFG
+
+
+def preset_implications(preset: Preset, workers: int, seed: Seed = SEED) -> PresetImplications:
+    per_hour = workers * SECONDS_PER_HOUR / preset.seconds_per_image
+    return PresetImplications(
+        images_per_hour=per_hour,
+        share_of_published=per_hour / seed.images_per_instance_hour,
+        per_core_images_per_hour=None if preset.cfg else 2 * per_hour,
     )

@@ -5,7 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cost import SEED, CostError, CostFigures, CostInputs, figures, price, seed_implications
+from .cost import (
+    ON_PAPER,
+    PRESETS,
+    SEED,
+    CostError,
+    CostFigures,
+    CostInputs,
+    Preset,
+    figures,
+    preset_implications,
+    price,
+    seed_implications,
+)
 
 USER_ERRORS: tuple[type[Exception], ...] = (CostError,)  # one line each, exit 2
 DEFAULT_WORKERS = SEED.workers
@@ -16,7 +28,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser: argparse.ArgumentParser = commands.add_parser("cost", help=text, description=text)
     parser.add_argument("--config", type=Path, help="a deployment config: seconds per image, workers and target")
     parser.add_argument(
-        "--seconds-per-image", type=float, help=f"one worker, one image (default {SEED.seconds_per_image:g})"
+        "--seconds-per-image",
+        metavar="S|PRESET",
+        help=f"one worker, one image: seconds, or an on-paper preset ({', '.join(PRESETS)}); "
+        f"default {SEED.seconds_per_image:g}",
     )
     parser.add_argument("--workers", type=int, help=f"model workers per instance (default {DEFAULT_WORKERS})")
     parser.add_argument("--price-per-hour", type=float, help="instance price in USD (default: what the seed implies)")
@@ -31,9 +46,23 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _cost(args: argparse.Namespace) -> int:
+    preset = PRESETS.get(args.seconds_per_image or "")
+    if preset is not None:
+        args.seconds_per_image = preset.seconds_per_image
+    elif args.seconds_per_image is not None:
+        args.seconds_per_image = _seconds(args.seconds_per_image)
     inputs, price_source = _inputs(args)
-    print("\n".join(report(inputs.check(), price_source)))
+    print("\n".join(report(inputs.check(), price_source, preset)))
     return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise CostError(
+            f"--seconds-per-image {text!r}: neither a number of seconds nor a preset ({', '.join(PRESETS)})"
+        ) from None
 
 
 def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
@@ -59,19 +88,45 @@ def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
     return inputs, source
 
 
-def report(inputs: CostInputs, price_source: str) -> list[str]:
+def report(inputs: CostInputs, price_source: str, preset: Preset | None = None) -> list[str]:
     result = figures(inputs)
     lines = [
-        f"inputs: {inputs.workers} workers x {inputs.seconds_per_image:g} s per image, "
+        f"inputs: {inputs.workers} workers x {inputs.seconds_per_image:.3g} s per image, "
         f"${inputs.price_per_hour:,.2f} per instance-hour ({price_source}), "
         f"cache hit rate {inputs.cache_hit_rate:.1%}, usage-rate target {inputs.target:g}",
         "",
         *_table(result),
         "",
+        *([*_preset_lines(preset, inputs), ""] if preset else []),
         *_seed_lines(),
         "",
         *_assumptions(inputs.count_cache_hits),
     ]
+    return lines
+
+
+def _preset_lines(preset: Preset, inputs: CostInputs) -> list[str]:
+    implied = preset_implications(preset, inputs.workers)
+    needed = seed_implications().seconds_per_image_needed
+    lines = [
+        f"preset {preset.name}: {preset.what}",
+        f"  on paper: {preset.steps} steps x {ON_PAPER.step_s:.2f} s + {ON_PAPER.other_s:.2f} s = "
+        f"{preset.seconds_per_image:.2f} s per image per chip (a public inf2 step rate; not measured here;",
+        f"  the same model gives {PRESETS['sdxl-base-30'].seconds_per_image:.2f} s for SDXL base at 30 steps, "
+        f"against the seed's published {SEED.seconds_per_image:g} s);",
+        f"  {inputs.workers} workers: {implied.images_per_hour:,.0f} images an hour, "
+        f"{implied.share_of_published:.0%} of the seed's {SEED.images_per_instance_hour:,.0f}, "
+        f"which needs {needed:.2f} s per image at {SEED.workers} workers;",
+    ]
+    if implied.per_core_images_per_hour is not None:
+        lines += [
+            f"  without CFG a chip's second NeuronCore idles: one worker per core ({2 * inputs.workers}) would give "
+            f"{implied.per_core_images_per_hour:,.0f} an hour,",
+            "  but optimum-neuron 0.4.5 loads SDXL data-parallel on 2 cores per process: not built, unverified;",
+        ]
+    lines.append(
+        f"  deploy: set autoscaling.usage_rate.seconds_per_image to {preset.seconds_per_image:.2f} for this model."
+    )
     return lines
 
 

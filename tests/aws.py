@@ -1,18 +1,16 @@
 """A real moto server on loopback for the deploy tests, and helpers to run the CLI against it.
 
 boto3 reaches the server only through its standard configuration (AWS_ENDPOINT_URL, dummy
-credentials, a region), exactly as the product code runs against AWS. Two changes to moto: its
-SageMaker list of instance types predates Inferentia2, so the server accepts `ml.inf2.*` too; and
-its conditional PutObject checks If-None-Match / If-Match and then writes, without a lock, where S3
-decides atomically (exactly one of simultaneous `If-None-Match: *` writers wins), so the server
-takes one PutObject at a time.
+credentials, a region), exactly as the product code runs against AWS. Two changes to moto, made by
+local_endpoint/moto_stack.py (`sdxl-inf2 local-endpoint` needs them too): its SageMaker list of
+instance types predates Inferentia2, so the server accepts `ml.inf2.*` too; and its conditional
+PutObject is decided atomically, as S3 decides it (the gateway's pending claims rely on that).
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ import pytest
 import requests
 import yaml
 
+from local_endpoint.moto_stack import accept_neuron_instance_types, atomic_conditional_puts
 from sdxl_inf2.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,26 +33,10 @@ BUCKETS = ("example-sdxl-models", "example-sdxl-data")
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
-    from moto.s3.responses import S3Response
-    from moto.sagemaker.models import FakeEndpointConfig
     from moto.server import ThreadedMotoServer
 
-    original = FakeEndpointConfig.validate_instance_type
-    put_object = S3Response.put_object
-    one_put_at_a_time = threading.Lock()
-
-    def accept_inf2(self: FakeEndpointConfig, instance_type: str) -> None:
-        if not instance_type.startswith(("ml.inf2.", "ml.trn1.")):
-            original(self, instance_type)
-
-    def atomic_put_object(self: S3Response) -> Any:
-        with one_put_at_a_time:  # S3 decides If-None-Match / If-Match atomically; moto checks, then writes
-            return put_object(self)
-
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FakeEndpointConfig, "validate_instance_type", accept_inf2)
-        patch.setattr(S3Response, "put_object", atomic_put_object)
+    with accept_neuron_instance_types(), atomic_conditional_puts():  # the product's own patches
         server.start()
         host, port = server.get_host_and_port()
         try:
@@ -96,7 +79,7 @@ class Aws:
 
     def queue_async_results(self, *results: dict[str, Any]) -> None:
         """What moto's InvokeEndpointAsync writes next (moto runs no container)."""
-        body = {"results": list(results), "region": REGION}
+        body: dict[str, Any] = {"results": list(results), "region": REGION}
         url = f"{self.url}/moto-api/static/sagemaker/async-endpoint-results"
         requests.post(url, json=body, timeout=10).raise_for_status()
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import argparse
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +20,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from compile.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", shapes=((64, 64), (64, 96)))
+
+
+@pytest.fixture(scope="session")
+def tiny_variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-variant artifact: one tiny SDXL at 64x64 (the default) and another at 96x64."""
+    from compile.tiny_model import build_tiny_variants
+
+    return build_tiny_variants(tmp_path_factory.mktemp("models") / "variants", shapes=((64, 64), (64, 96)))
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +52,20 @@ def _servers(log_dir: Path) -> Iterator[ServerFactory]:
     yield start
     for server in started:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def neuron_parser() -> argparse.ArgumentParser:
+    """optimum-neuron 0.4.5's own `optimum-cli export neuron` argument parser."""
+    saved = dict(os.environ)  # importing optimum.neuron sets NEURON_PLATFORM_TARGET_OVERRIDE
+    try:
+        from optimum.commands.export.neuronx import parse_args_neuronx
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    parser = argparse.ArgumentParser()
+    parse_args_neuronx(parser)
+    return parser
 
 
 @pytest.fixture(scope="session")

@@ -4,28 +4,22 @@
 specification's rules (what CloudWatch Logs needs to extract metrics): one JSON object per line,
 `_aws.Timestamp` in epoch milliseconds, one or more metric directives with a namespace, dimension
 sets whose names are all top-level string members, and metrics whose names are top-level numbers.
-Other log lines (the JSON request log, gunicorn's plain text) are skipped.
+Other log lines (the JSON request log, gunicorn's plain text) are skipped. The extraction into
+datapoints is the local endpoint's own (local_endpoint/emf.py), which forwards them to CloudWatch.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from local_endpoint.emf import Datapoint, datapoints
 from tests.server import Server
 
+__all__ = ["Datapoint", "datapoints", "emf_documents", "metric_sum", "wait_documents"]
+
 UNITS = {"Count", "Milliseconds", "Seconds", "Microseconds", "Bytes", "Percent", "None"}
-
-
-@dataclass(frozen=True)
-class Datapoint:
-    namespace: str
-    name: str
-    unit: str
-    value: float
-    dimensions: dict[str, str]  # one dimension set, with its values
 
 
 def emf_documents(server: Server) -> list[dict[str, Any]]:
@@ -57,19 +51,6 @@ def check_document(document: dict[str, Any]) -> None:
         for metric in directive["Metrics"]:
             assert metric["Unit"] in UNITS, metric
             assert isinstance(document[metric["Name"]], int | float), metric
-
-
-def datapoints(documents: list[dict[str, Any]]) -> list[Datapoint]:
-    """One datapoint per metric per dimension set, as CloudWatch would extract them."""
-    found = []
-    for document in documents:
-        for directive in document["_aws"]["CloudWatchMetrics"]:
-            for dimension_set in directive["Dimensions"]:
-                dimensions = {name: document[name] for name in dimension_set}
-                for metric in directive["Metrics"]:
-                    value = document[metric["Name"]]
-                    found.append(Datapoint(directive["Namespace"], metric["Name"], metric["Unit"], value, dimensions))
-    return found
 
 
 def wait_documents(server: Server, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:

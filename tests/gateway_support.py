@@ -39,15 +39,17 @@ def new_gateway(**changes: Any) -> Gateway:
     return Gateway(gateway_settings(**changes), gateway_clients())
 
 
-def publish_card(aws: Aws, model_dir: Path, **fields: Any) -> ModelCard:
-    """The card the container would publish for `model_dir` (torch on the CPU), `fields` changed."""
+def publish_card(aws: Aws, model_dir: Path, model: dict[str, Any] | None = None, **fields: Any) -> ModelCard:
+    """The card the container would publish for `model_dir` (torch on the CPU), `fields` of the card and
+    `model` of its model description changed."""
     s3 = aws.client("s3")
     if CACHE_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=CACHE_BUCKET)
-    model = inspect_model_dir(model_dir)
-    assert model.manifest is not None
-    fingerprint = model_fingerprint(model.manifest, "torch", "cpu", load_settings({}))
-    card = model_card(model, fingerprint, 1024 * 1024).model_copy(update=fields)
+    info = inspect_model_dir(model_dir)
+    assert info.manifest is not None
+    fingerprint = model_fingerprint(info.manifest, "torch", "cpu", load_settings({}))
+    card = model_card(info, fingerprint, 1024 * 1024)
+    card = card.model_copy(update={"model": card.model.model_copy(update=model or {}), **fields})
     s3.put_object(Bucket=CACHE_BUCKET, Key=CACHE_PREFIX + CARD_NAME, Body=card.to_bytes())
     return card
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 
 from compile.neuron_export import CompileError, check_free_memory
-from container.manifest import read_manifest
+from compile.package import package
+from container.manifest import VariantsManifest, read_any_manifest, read_manifest
 from container.modeldir import inspect_model_dir
 from tests.server import BIN, ROOT
 
@@ -42,20 +44,6 @@ def write_config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "compile.yaml"
     path.write_text(text)
     return path
-
-
-@pytest.fixture(scope="module")
-def neuron_parser() -> argparse.ArgumentParser:
-    """optimum-neuron 0.4.5's own `optimum-cli export neuron` argument parser."""
-    saved = dict(os.environ)  # importing optimum.neuron sets NEURON_PLATFORM_TARGET_OVERRIDE
-    try:
-        from optimum.commands.export.neuronx import parse_args_neuronx
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    parser = argparse.ArgumentParser()
-    parse_args_neuronx(parser)
-    return parser
 
 
 def dry_run(*args: str) -> list[list[str]]:
@@ -162,7 +150,8 @@ def test_compile_flow_with_a_stand_in_sdk(tiny_model: Path, tmp_path: Path) -> N
     result = compile_with_stand_in(tiny_model, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "30-45 minutes" in result.stderr and "shape 2/2: 1344x768" in result.stderr
-    assert "[00:0" in result.stderr and "(test stand-in)" in result.stderr  # streamed with elapsed time
+    streamed = re.search(r"^\[\d\d:\d\d\] Compiling .* \(test stand-in\)$", result.stderr, re.MULTILINE)
+    assert streamed, result.stderr  # streamed with the elapsed time (whatever it is on a loaded machine)
     assert "Compiling" in (out / "1024x1024.log").read_text()
     for name, (height, width) in {"1024x1024": (1024, 1024), "1344x768": (768, 1344)}.items():
         folder = out / name
@@ -177,6 +166,16 @@ def test_compile_flow_with_a_stand_in_sdk(tiny_model: Path, tmp_path: Path) -> N
         ]
         assert "unet/model.neuron" in manifest.files
         assert inspect_model_dir(folder).kind == "neuron"
+    root = read_any_manifest(out)  # the output folder is what `package` takes: a variants root
+    assert isinstance(root, VariantsManifest) and root.default_variant == "1024x1024"
+    assert [(v.name, v.defaults.scheduler) for v in root.variants] == [
+        ("1024x1024", "dpmpp_2m"),
+        ("1344x768", "dpmpp_2m"),
+    ]
+    assert "1024x1024.log" in root.files and "1344x768/manifest.json" in root.files
+    packaged = package(out, tmp_path / "model.tar.gz", progress=False)
+    assert packaged.files == len(root.files) + 1
+    assert [v.name for v in inspect_model_dir(out).variants] == ["1024x1024", "1344x768"]
 
 
 def test_a_failed_compile_names_its_log(tiny_model: Path, tmp_path: Path) -> None:

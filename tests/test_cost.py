@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sdxl_inf2.cost import SEED, CostInputs, figures, seed_implications
+from sdxl_inf2.cost import ON_PAPER, PRESETS, SEED, CostInputs, figures, preset_implications, seed_implications
 from tests.aws import EXAMPLE, assert_one_line_error, cli
 
 Capsys = pytest.CaptureFixture[str]
@@ -75,9 +75,41 @@ def test_inputs_from_flags_and_a_deploy_config(capsys: Capsys) -> None:
     assert full_load.split()[-2] == "8,640"
 
 
+def test_the_on_paper_step_model() -> None:
+    assert ON_PAPER.seconds_per_image(50) == pytest.approx(14.2)  # the log it comes from, 50 steps a request
+    assert PRESETS["sdxl-base-30"].seconds_per_image == pytest.approx(8.99, abs=0.01)  # the seed published 9.7
+    assert PRESETS["lightning-4step"].seconds_per_image == pytest.approx(2.22, abs=0.01)
+    assert PRESETS["lcm-4step"].seconds_per_image == PRESETS["lightning-4step"].seconds_per_image
+
+
+def test_few_step_implications() -> None:
+    four = preset_implications(PRESETS["lightning-4step"], workers=12)
+    assert four.images_per_hour == pytest.approx(12 * 3600 / PRESETS["lightning-4step"].seconds_per_image)  # 19,452
+    assert four.share_of_published == pytest.approx(four.images_per_hour / 27_796)  # 70%: still short of 1.55 s
+    assert four.per_core_images_per_hour == pytest.approx(2 * four.images_per_hour)  # CFG off: one core idles
+    assert preset_implications(PRESETS["sdxl-base-30"], workers=12).per_core_images_per_hour is None  # CFG: both busy
+    two = preset_implications(PRESETS["lightning-2step"], workers=12)
+    assert 0.9 < two.share_of_published < 1  # even 2 steps stay above the 1.55 s the published figure needs
+
+
+def test_a_preset_in_the_report(capsys: Capsys) -> None:
+    run = cli(capsys, "cost", "--seconds-per-image", "lightning-4step")
+    assert run.code == 0, run.err
+    assert run.out.startswith("inputs: 12 workers x 2.22 s per image")
+    full_load = next(line for line in run.out.splitlines() if line.startswith("images per instance-hour, full"))
+    assert full_load.split()[-2:] == ["19,452", "27,796"]  # beside the seed's published figure
+    assert "4 steps x 0.26 s + 1.18 s = 2.22 s per image per chip" in run.out
+    assert "19,452 images an hour, 70% of the seed's 27,796, which needs 1.55 s per image" in run.out
+    assert "one worker per core (24) would give 38,904 an hour" in run.out and "not built, unverified" in run.out
+    assert "seconds_per_image to 2.22" in run.out
+    plain = cli(capsys, "cost", "--seconds-per-image", "2.5")
+    assert plain.code == 0 and "preset" not in plain.out and "x 2.5 s per image" in plain.out
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
+        (["--seconds-per-image", "fast"], ["--seconds-per-image 'fast'", "lightning-4step"]),
         (["--cache-hit-rate", "1"], ["--cache-hit-rate", "[0, 1)"]),
         (["--seconds-per-image", "0"], ["--seconds-per-image"]),
         (["--workers", "0"], ["--workers"]),

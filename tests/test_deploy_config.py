@@ -37,7 +37,7 @@ def yaml_paths(data: Any, prefix: str = "") -> set[str]:
 
 def test_the_example_is_valid() -> None:
     config = load_config(EXAMPLE)
-    assert (config.instance_type, config.workers, config.max_concurrency) == ("ml.inf2.48xlarge", 12, 12)
+    assert (config.instance_type, config.workers, config.max_concurrency) == ("ml.inf2.48xlarge", 12, 13)
     assert (config.container_startup_health_check_timeout_s, config.model_data_download_timeout_s) == (1800, 1200)
 
 

@@ -40,7 +40,7 @@ def test_async_inference_config_is_complete(aws: Aws, tmp_path: Path, capsys: Ca
     release = deploy(capsys, write_config(tmp_path))
     described = aws.client("sagemaker").describe_endpoint_config(EndpointConfigName=release)
     assert described["AsyncInferenceConfig"] == {
-        "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 12},
+        "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 13},
         "OutputConfig": {
             "S3OutputPath": "s3://example-sdxl-data/sdxl-inf2-prod/results/",
             "S3FailurePath": "s3://example-sdxl-data/sdxl-inf2-prod/failures/",
@@ -53,7 +53,7 @@ def test_async_inference_config_is_complete(aws: Aws, tmp_path: Path, capsys: Ca
     }
 
 
-def test_concurrency_defaults_to_the_worker_count(aws: Aws, tmp_path: Path, capsys: Capsys) -> None:
+def test_concurrency_defaults_to_one_more_than_the_workers(aws: Aws, tmp_path: Path, capsys: Capsys) -> None:
     config = write_config(
         tmp_path,
         instance_type="ml.inf2.24xlarge",
@@ -62,7 +62,7 @@ def test_concurrency_defaults_to_the_worker_count(aws: Aws, tmp_path: Path, caps
     )
     release = deploy(capsys, config)
     described = aws.client("sagemaker").describe_endpoint_config(EndpointConfigName=release)
-    assert described["AsyncInferenceConfig"]["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 6}
+    assert described["AsyncInferenceConfig"]["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 7}
 
 
 def test_topics_and_queue_are_created_and_subscribed(aws: Aws, tmp_path: Path, capsys: Capsys) -> None:

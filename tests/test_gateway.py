@@ -166,11 +166,11 @@ def test_a_card_of_another_version_is_refused(
 
 
 def test_the_card_is_read_again_after_its_ttl(aws: Aws, tiny_model: Path) -> None:
-    publish_card(aws, tiny_model, max_images=1)
+    publish_card(aws, tiny_model, {"max_images": 1})
     gateway = new_gateway(card_ttl_s=0.2)
     body = json.dumps({"prompt": "a", "num_images": 2}).encode()
     with pytest.raises(BadRequest):
         gateway.submit(body, "application/json")
-    publish_card(aws, tiny_model, max_images=2)
+    publish_card(aws, tiny_model, {"max_images": 2})
     time.sleep(0.25)
     assert gateway.submit(body, "application/json").status == "queued"

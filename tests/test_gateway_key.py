@@ -1,6 +1,7 @@
 """The gateway keys a request exactly as the container does: a real container with an S3 cache tier on
 moto publishes its model card at start and writes each result under its key; the gateway, reading
-only that card, computes the same object key for the same request in every shape, and then answers
+only that card, computes the same object key for the same request in every shape (a single model,
+and a variants root whose variants are named or routed by size), and then answers
 it from S3 with the container's bytes and no SageMaker call. The `noisy` fake renders random pixels,
 so equal bytes can only come from the cache."""
 
@@ -12,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
-from container.cache.card import CARD_NAME
-from container.manifest import Shape
+from container.cache.card import CARD_NAME, CardModel
 from tests.aws import Aws
 from tests.conftest import ServerFactory
 from tests.gateway_support import CACHE, CACHE_BUCKET, CACHE_PREFIX, new_gateway
@@ -43,37 +44,70 @@ def images_of(response: requests.Response) -> list[bytes]:
     return [response.content]
 
 
-def cases(shapes: tuple[Shape, ...], defaults: dict[str, Any]) -> list[tuple[dict[str, Any], str | None]]:
-    """(body, Accept): runs of requests that must share a key, then ones that must not."""
-    first, other = shapes[0], shapes[-1]
-    another = next(name for name in ("ddim", "heun") if name != defaults["scheduler"])
-    explicit = {**defaults, "height": first.height, "width": first.width, "num_images": 1, "output_format": "png"}
+Case = tuple[str, dict[str, Any], str | None]  # (which requests must share a key, body, Accept)
+
+
+def spelled_out(model: CardModel) -> dict[str, Any]:
+    """Every default of `model`, as a client could send it."""
+    shape = model.shapes[0]
+    return {**model.defaults.model_dump(), "height": shape.height, "width": shape.width, "num_images": 1}
+
+
+def single_model_cases(model: CardModel) -> list[Case]:
+    other = model.shapes[-1]
+    another = next(name for name in ("ddim", "heun") if name != model.defaults.scheduler)
     return [
-        ({"prompt": "a cat", "seed": 1}, None),
-        ({"prompt": "a cat", "seed": 1, **explicit}, "image/png"),  # every default spelled out
-        ({"inputs": "a cat", "parameters": {"seed": 1}}, None),  # the Hugging Face shape
-        ({"inputs": "a cat", "parameters": {"seed": 1, "num_images_per_prompt": 1, **defaults}}, None),
-        ({"prompt": "a cat", "seed": 1}, "application/json"),  # the answer's kind is not in the key
-        ({"prompt": "a cat", "seed": 1, "output_format": "jpeg"}, None),
-        ({"prompt": "a cat", "seed": 1, "height": other.height, "width": other.width}, None),
-        ({"prompt": "a cat", "seed": 1, "scheduler": another}, None),
-        ({"inputs": "a cat", "parameters": {"seed": 2, "guidance_scale": 3.5, "negative_prompt": "dogs"}}, None),
+        ("cat", {"prompt": "a cat", "seed": 1}, None),
+        ("cat", {"prompt": "a cat", "seed": 1, **spelled_out(model), "output_format": "png"}, "image/png"),
+        ("cat", {"inputs": "a cat", "parameters": {"seed": 1}}, None),  # the Hugging Face shape
+        ("cat", {"inputs": "a cat", "parameters": {"seed": 1, **spelled_out(model)}}, None),
+        ("cat", {"prompt": "a cat", "seed": 1}, "application/json"),  # the answer's kind is not in the key
+        ("jpeg", {"prompt": "a cat", "seed": 1, "output_format": "jpeg"}, None),
+        ("size", {"prompt": "a cat", "seed": 1, "height": other.height, "width": other.width}, None),
+        ("scheduler", {"prompt": "a cat", "seed": 1, "scheduler": another}, None),
+        (
+            "dogs",
+            {"inputs": "a cat", "parameters": {"seed": 2, "guidance_scale": 3.5, "negative_prompt": "dogs"}},
+            None,
+        ),
     ]
 
 
-def test_the_gateways_key_is_the_containers(aws: Aws, servers: ServerFactory, tiny_model: Path) -> None:
+def variant_cases(model: CardModel) -> list[Case]:
+    first, other = model.variants  # the default variant first
+    size = other.model.shapes[0]
+    return [
+        ("default", {"prompt": "a cat", "seed": 1}, None),
+        ("default", {"prompt": "a cat", "seed": 1, "variant": first.name}, None),
+        ("default", {"inputs": "a cat", "parameters": {"seed": 1, **spelled_out(first.model)}}, None),
+        ("other", {"prompt": "a cat", "seed": 1, "variant": other.name}, None),
+        ("other", {"prompt": "a cat", "seed": 1, "height": size.height, "width": size.width}, None),  # routed by size
+        (
+            "other",
+            {"inputs": "a cat", "parameters": {"seed": 1, "variant": other.name, **spelled_out(other.model)}},
+            None,
+        ),
+        ("jpeg", {"prompt": "a cat", "seed": 1, "output_format": "jpeg"}, "image/jpeg"),
+    ]
+
+
+@pytest.mark.parametrize("artifact", ["tiny_model", "tiny_variants"])
+def test_the_gateways_key_is_the_containers(
+    aws: Aws, servers: ServerFactory, request: pytest.FixtureRequest, artifact: str
+) -> None:
     aws.client("s3").create_bucket(Bucket=CACHE_BUCKET)
-    server: Server = servers(tiny_model, env={"SDXL_BACKEND": FAKE.format("noisy"), "SDXL_CACHE_S3_URI": CACHE})
+    model_dir: Path = request.getfixturevalue(artifact)
+    server: Server = servers(model_dir, env={"SDXL_BACKEND": FAKE.format("noisy"), "SDXL_CACHE_S3_URI": CACHE})
     ping = server.wait_ping(200)
     gateway = new_gateway()
-    card = gateway.cards.current()  # the card this container published at start
-    assert [{"height": s.height, "width": s.width} for s in card.shapes] == ping["shapes"]
-    assert (card.max_images, len(card.shapes)) == (ping["max_images"], 2)
-    defaults = card.defaults.model_dump()
-    rendered: dict[str, tuple[bytes, dict[str, Any], str | None]] = {}
-    for body, accept in cases(card.shapes, defaults):
+    model = gateway.cards.current().model  # the card this container published at start
+    assert [{"height": s.height, "width": s.width} for s in model.shapes] == ping["shapes"]
+    assert sorted(v.name for v in model.variants) == (sorted(ping["variants"]) if model.variants else [])
+    keys: dict[str, str] = {}  # group -> key
+    rendered: dict[str, tuple[bytes, dict[str, Any], str | None]] = {}  # key -> the container's image
+    for group, body, accept in variant_cases(model) if model.variants else single_model_cases(model):
         _, key = gateway.read(json.dumps(body).encode(), accept)
-        assert key is not None
+        assert key is not None and keys.setdefault(group, key) == key, body  # same group, same key
         response = server.invoke(body, headers={"Accept": accept} if accept else None)
         assert response.status_code == 200, response.text
         if key in rendered:  # the container found the entry under the gateway's key
@@ -82,7 +116,7 @@ def test_the_gateways_key_is_the_containers(aws: Aws, servers: ServerFactory, ti
             assert response.headers["X-Cache"] == "miss", body
             assert wait_for_entry(aws, key) == {*rendered, key}, body
             rendered[key] = (images_of(response)[0], body, accept)
-    assert len(rendered) == 5
+    assert len(rendered) == len(keys)  # other groups, other keys
     for image, body, accept in rendered.values():  # the gateway's hits: the container's bytes, no SageMaker
         outcome = gateway.submit(json.dumps(body).encode(), accept)
         assert (outcome.cache, outcome.images) == ("hit", [image])

@@ -120,13 +120,19 @@ def test_round_trip_compiled_neuron_layout(tiny_model: Path, tmp_path: Path) -> 
     assert (model_dir / "unet" / "model.neuron").stat().st_mode & 0o777 == 0o644
 
 
-def test_several_shape_folders_in_one_archive(tiny_model: Path, tmp_path: Path) -> None:
+def test_several_shape_folders_package_as_variants(tiny_model: Path, tmp_path: Path) -> None:
     root = tmp_path / "sdxl"
     compiled_artifact(tiny_model, root / "1024x1024")
     compiled_artifact(tiny_model, root / "1344x768", height=768, width=1344)
     (root / "1024x1024.log").write_text("compile log\n")
     model_dir = extract(package(root, tmp_path / "model.tar.gz", progress=False).path, tmp_path / "x")
-    with pytest.raises(ModelDirError, match=r"holds 2 shape folders \(1024x1024, 1344x768\).*SM_MODEL_DIR"):
+    info = inspect_model_dir(model_dir)  # package wrote the root manifest listing both
+    assert [v.name for v in info.variants] == ["1024x1024", "1344x768"]
+    assert info.describe_shapes() == "1024x1024, 1344x768" and info.kind == "neuron"
+    (model_dir / "manifest.json").unlink()  # a folder of shape folders made by hand: one line, what to do
+    with pytest.raises(
+        ModelDirError, match=r"holds 2 shape folders \(1024x1024, 1344x768\) but no manifest.*package.*SM_MODEL_DIR"
+    ):
         inspect_model_dir(model_dir)
     shutil.rmtree(model_dir / "1344x768")
     assert inspect_model_dir(model_dir).describe_shapes() == "1024x1024"  # a single shape folder is used as is

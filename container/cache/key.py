@@ -1,9 +1,11 @@
 """Cache keys: the fully resolved request plus everything else that decides the image bytes.
 
 A key is the sha256 of the request's GenerationParams (defaults filled, so the flat and Hugging Face
-shapes, aliases and explicit defaults of the same request share a key) and of the model fingerprint:
-the artifact's manifest digest (its files' checksums, so a new model never serves old images), the
-backend and device that render it, and the encoder settings that turn pixels into bytes.
+shapes, aliases and explicit defaults of the same request share a key; the artifact variant it runs
+on included, so two variants never share an entry, even at one size) and of the model fingerprint:
+the artifact's manifest digest (its files' checksums, a variants root's covering every variant, so a
+new model never serves old images), the backend and device that render it, and the encoder settings
+that turn pixels into bytes.
 """
 
 from __future__ import annotations
@@ -14,17 +16,17 @@ from dataclasses import asdict
 from typing import Any
 
 from ..config import Settings
-from ..manifest import Manifest
+from ..manifest import AnyManifest
 from ..schema import GenerationParams
 
-KEY_VERSION = 1  # bump when the key's inputs or the entry format change
+KEY_VERSION = 2  # bump when the key's inputs or the entry format change (2: the variant)
 
 
-def manifest_digest(manifest: Manifest) -> str:
+def manifest_digest(manifest: AnyManifest) -> str:
     return _sha256(manifest.model_dump(mode="json"))
 
 
-def model_fingerprint(manifest: Manifest, backend: str, device: str, settings: Settings) -> str:
+def model_fingerprint(manifest: AnyManifest, backend: str, device: str, settings: Settings) -> str:
     return _sha256(
         {
             "version": KEY_VERSION,
@@ -38,7 +40,7 @@ def model_fingerprint(manifest: Manifest, backend: str, device: str, settings: S
 
 
 def request_key(params: GenerationParams, fingerprint: str) -> str:
-    return _sha256({"model": fingerprint, "params": asdict(params)})
+    return _sha256({"model": fingerprint, "params": asdict(params)})  # params.variant: the model folder
 
 
 def cacheable_key(params: GenerationParams, seeded: bool, fingerprint: str) -> str | None:
