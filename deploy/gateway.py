@@ -65,7 +65,9 @@ def gateway_settings(config: DeployConfig) -> GatewaySettings:
 
 def connect(clients: Clients, config: DeployConfig) -> Gateway:
     """The gateway library for this deployment, with the caller's AWS session (PutMetricData counts)."""
-    return Gateway(gateway_settings(config), GatewayClients(clients.s3, clients.runtime, clients.cloudwatch))
+    settings = gateway_settings(config)
+    cloudwatch = clients.cloudwatch if settings.metrics == "on" else None  # made only when it counts
+    return Gateway(settings, GatewayClients(clients.s3, clients.runtime, cloudwatch))
 
 
 def function_request(config: DeployConfig, code: LambdaZip | None) -> CreateFunctionRequestTypeDef:
