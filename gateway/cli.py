@@ -25,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve = actions.add_parser("serve", help="the gateway's HTTP API on this machine, for a deployment config")
     serve.add_argument("config", type=Path, help="deployment config (YAML; see deploy/example.yaml)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8090, help="port (default: 8090; 0 picks a free one)")
+    serve.add_argument("--port", type=int, default=8081, help="port (default: 8081; 0 picks a free one)")
     serve.add_argument("--profile", help="AWS profile (default: AWS_PROFILE, else the default chain)")
     serve.set_defaults(run=_serve)
     package = actions.add_parser("package", help="build the Lambda zip deploy uploads, and print its sha256")
