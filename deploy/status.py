@@ -76,9 +76,9 @@ def _query(index: int, name: str, config: DeployConfig) -> MetricDataQueryTypeDe
 def usage_rate_lines(clients: Clients, config: DeployConfig) -> list[str]:
     """The usage-rate policy's value in the latest minute that has one. CloudWatch evaluates the
     policy's metric math; moto stores it and returns no values, so this fetches the policy's own
-    metric queries per minute and evaluates its own expression with the simulator's CloudWatch
-    metric-math rules (simulator/metricmath.py, missing data included): one evaluator for both."""
-    from simulator.metricmath import compile_expression
+    metric queries per minute and evaluates its own expression with CloudWatch's
+    metric-math rules (deploy/metric_math.py, missing data included), the simulator's too."""
+    from deploy.metric_math import compile_expression
 
     queries = usage_rate_metrics(config)
     stats = [q for q in queries if "MetricStat" in q]

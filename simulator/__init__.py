@@ -4,10 +4,9 @@ A discrete-event model (SimPy) of the endpoint this project deploys: requests ar
 wait in SageMaker's FIFO queue (with its TTL), run on the workers of in-service instances, and the
 instance count follows the scaling policies that deploy/autoscaling.py builds, evaluated the way
 CloudWatch and Application Auto Scaling evaluate them (one-minute datapoints, publication lag,
-M-of-N alarms, cooldowns, the largest capacity wins).
+M-of-N alarms, cooldowns, the largest capacity wins). The metric math is deploy/metric_math.py's.
 
     traffic.py      trace specs -> arrival times (seeded)
-    metricmath.py   CloudWatch metric-math expressions (the subset deploy writes), missing data included
     cloudwatch.py   one-minute datapoints, publication lag, queries, M-of-N alarms
     capacity.py     the scalable target: bounds, desired capacity, refused while the endpoint updates
     policies.py     target tracking, the step policy and scheduled actions, built from deploy's requests

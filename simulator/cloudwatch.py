@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from deploy.metric_math import Expression, compile_expression
+
 from .errors import SimulationError
-from .metricmath import Expression, compile_expression
 
 MetricKey = tuple[str, str, str]  # namespace, metric name, statistic
 EXTRA_DATAPOINTS = 2  # retrieved beyond EvaluationPeriods (the User Guide's example: 5 for 3)

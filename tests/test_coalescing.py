@@ -6,7 +6,8 @@
   keeping its own inference id; a waiter that times out or goes away does not cancel the job for
   the others.
 
-The `noisy`/`sleepy` fakes render random pixels on every call, so identical bytes prove one render.
+The `noisy` fake renders random pixels on every call, so identical bytes prove one render; `sleeps`
+holds its worker for the seconds its prompt names.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def test_a_waiter_that_times_out_while_queued_does_not_cancel_the_job_for_the_ot
     # One worker, 3 s timeout. "sleep 4" holds the worker until t=4. The leader (t=0.3, deadline 3.3)
     # times out while its job is still queued; the waiter (t=2.3, deadline 5.3) joined that job and
     # must still get it once the worker is free at t=4.
-    server = start(servers, tiny_model, tmp_path, fake="sleepy", SDXL_REQUEST_TIMEOUT_S="3")
+    server = start(servers, tiny_model, tmp_path, fake="sleeps", SDXL_REQUEST_TIMEOUT_S="3")
     body = {"prompt": "quick", "seed": 9}
     with ThreadPoolExecutor(3) as pool:
         blocker = pool.submit(invoke_as, server, {"prompt": "sleep 4"}, "blocker")

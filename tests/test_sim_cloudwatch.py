@@ -9,9 +9,9 @@ import pytest
 
 from deploy import autoscaling
 from deploy.config import load_config
+from deploy.metric_math import MetricMathError, compile_expression
 from simulator.cloudwatch import Alarm, Metrics, State, judge, metric_math, single_metric
 from simulator.errors import SimulationError
-from simulator.metricmath import compile_expression
 from simulator.run import INSTANCES, requests_key
 from simulator.scenario import PolicySpec
 from tests.aws import EXAMPLE, write_config
@@ -98,7 +98,7 @@ def test_the_expression_follows_the_config(tmp_path: Path) -> None:
     ],
 )
 def test_expressions_outside_the_subset_are_one_line_errors(text: str, problem: str) -> None:
-    with pytest.raises(SimulationError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(MetricMathError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         compile_expression(text, {"m1", "m2"})
 
 

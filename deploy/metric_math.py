@@ -1,5 +1,8 @@
 """CloudWatch metric math, the subset deploy writes: numbers, ids, + - * / ^, comparisons, AND/OR, IF.
 
+One evaluator for every reader of the policies deploy builds: `status` (moto and other stand-ins
+store the usage-rate expression but return no values for it) and the fleet simulator.
+
 An expression is parsed once and evaluated per timestamp. Each operand is either a scalar (a
 number) or a time series, whose value at a timestamp may be missing. The rules are CloudWatch's
 (Amazon CloudWatch User Guide, "Using metric math"):
@@ -22,7 +25,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
-from .errors import SimulationError
+from .errors import DeployError
+
+
+class MetricMathError(DeployError):
+    """An expression outside the modelled subset, or naming an unknown id; one line."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ def tokens(expression: str) -> list[str]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match:
-            raise SimulationError(f"metric math {expression!r}: cannot read {text[position:].strip()[:20]!r}")
+            raise MetricMathError(f"metric math {expression!r}: cannot read {text[position:].strip()[:20]!r}")
         found.append(next(group for group in match.groups() if group is not None))
         position = match.end()
     return found
@@ -86,7 +93,7 @@ class _Parser:
         return node
 
     def fail(self, problem: str) -> NoReturn:
-        raise SimulationError(f"metric math {self.expression!r}: {problem}")
+        raise MetricMathError(f"metric math {self.expression!r}: {problem}")
 
     def peek(self) -> str | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
