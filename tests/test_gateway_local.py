@@ -70,12 +70,14 @@ def test_invoke_renders_once_then_answers_from_s3(
             deadline = time.monotonic() + 10
             while not cache_entries() and time.monotonic() < deadline:
                 time.sleep(0.05)
-    assert "cache hit" in run.err and saved[0] == saved[1] and saved[0].startswith(b"\x89PNG")
+    assert "cache hit" in run.err and saved[0] == saved[1] and saved[0].startswith(b"\x89PNG"), run.err
     rendered = [line for line in local.output() if " completed" in line]
-    assert len(rendered) == 1  # only the first reached the endpoint
-    answered = run.err.split("cache hit, ")[1].split("s")[0]  # the gateway's own time, without the CLI's start
-    print(f"\ninvoke: first {timings[0]:.2f} s (rendered), second {timings[1]:.2f} s (S3 hit; gateway {answered} s)")
-    assert timings[0] > RENDER_S and timings[1] < timings[0] / 3  # "well under": a GET against a render
+    assert len(rendered) == 1, rendered  # only the first reached the endpoint
+    answered = float(run.err.split("cache hit, ")[1].split("s")[0])  # in the gateway, without the CLI's start
+    report = f"invoke: first {timings[0]:.2f} s (rendered), second {timings[1]:.2f} s (S3 hit; gateway {answered} s)"
+    print(f"\n{report}")
+    assert timings[0] > RENDER_S and timings[1] < timings[0], report
+    assert answered < timings[0] / 5, report  # "well under": two GETs against a render
 
 
 def test_eight_identical_requests_at_once_render_once(stack: tuple[LocalStack, Path]) -> None:
