@@ -42,6 +42,7 @@ COPY sdxl_inf2 ./sdxl_inf2
 COPY compile ./compile
 COPY container ./container
 COPY deploy ./deploy
+COPY gateway ./gateway
 COPY local_endpoint ./local_endpoint
 COPY simulator ./simulator
 RUN python -m pip install --no-cache-dir --no-deps -c base-constraints.txt . \

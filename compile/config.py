@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from container.guidance import CompiledBatch, names_an_lcm
 from container.manifest import Defaults, Shape
 from container.schedulers import SCHEDULERS
+from container.validation import first_problem
 
 
 class CompileConfigError(Exception):
@@ -92,6 +93,4 @@ def load_compile_config(path: Path) -> CompileConfig:
     try:
         return CompileConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise CompileConfigError(f"{path}: {where}: {str(first['msg']).removeprefix('Value error, ')}") from None
+        raise CompileConfigError(f"{path}: {first_problem(exc, '(top level)')}") from None

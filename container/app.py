@@ -20,12 +20,13 @@ from .body import read_json
 from .cache import ResultCache
 from .finish import finish_request
 from .headers import CUSTOM_ATTRIBUTES, INFERENCE_ID
+from .invocation import read_invocation
 from .jobs import Job, JobResult
 from .modeldir import Variant
-from .negotiation import JSON, ResponsePlan, check_image_count, negotiate
+from .negotiation import JSON, ResponsePlan, check_json_body
 from .pool import WorkerPool
 from .runtime import Runtime, request_runtime
-from .schema import GenerationParams, parse_request, resolve
+from .schema import GenerationParams
 
 log = logging.getLogger("sdxl.request")
 _VALID_ID = re.compile(r"[\x21-\x7e]{1,64}")
@@ -72,17 +73,12 @@ def _describe(variant: Variant) -> dict[str, Any]:
 
 
 def invocations(runtime: Runtime) -> Response:
-    if request.mimetype != JSON and not request.mimetype.endswith("+json"):
-        raise errors.UnsupportedMediaType(
-            f"Content-Type must be application/json, got {request.content_type or 'none'!r}"
-        )
-    prompt, fields = parse_request(read_json(runtime.settings.max_body_bytes))
-    plan = negotiate(request.accept_mimetypes, fields.output_format)
-    params = resolve(prompt, fields, runtime.model, plan.output_format)
-    check_image_count(plan, params.num_images)
+    check_json_body(request.content_type)
+    invocation = read_invocation(read_json(runtime.settings.max_body_bytes), request.accept_mimetypes, runtime.model)
+    plan, params = invocation.plan, invocation.params
     g.params = params
     cache = runtime.cache
-    key = cache.key_for(params, seeded=fields.seed is not None) if cache else None
+    key = cache.key_for(params, seeded=invocation.seeded) if cache else None
     cached = _lookup(cache, key) if cache and key else None
     if cached is not None:  # answered here: no worker, no queue
         served = Served(cached, None, {"cache": g.cache_ms}, "hit")

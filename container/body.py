@@ -1,29 +1,26 @@
 """The request body as JSON, at a bounded cost.
 
 The body is read up to SDXL_MAX_BODY_BYTES (413 beyond it), then parsed by the standard library's
-C parser. Whatever the parser cannot take is one 400 naming the body: malformed JSON, bytes that
-are not UTF-8/16/32 text, numbers over Python's 4300-digit limit, and nesting deeper than the
-interpreter's recursion limit, which the parser refuses after ~1000 levels (a RecursionError, not a
-ValueError). Cost is linear in the (bounded) body: under 30 ms of CPU for the worst 1 MB measured.
+C parser (`invocation.parse_json`, which the gateway uses too). Whatever the parser cannot take is one
+400 naming the body: malformed JSON, bytes that are not UTF-8/16/32 text, numbers over Python's
+4300-digit limit, and nesting deeper than the interpreter's recursion limit, which the parser refuses
+after ~1000 levels (a RecursionError, not a ValueError). Cost is linear in the (bounded) body: under
+30 ms of CPU for the worst 1 MB measured.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
 
 from . import errors
+from .invocation import parse_json
 
 
 def read_json(limit: int) -> Any:
     """The parsed body, or BadRequest (field `(body)`) / PayloadTooLarge."""
-    raw = _read_body(limit)
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise errors.BadRequest(f"body is not valid JSON: {_reason(exc)}", field="(body)") from None
+    return parse_json(_read_body(limit))
 
 
 def _read_body(limit: int) -> bytes:
@@ -34,9 +31,3 @@ def _read_body(limit: int) -> bytes:
     if len(data) >= limit and request.stream.read(1):
         raise errors.PayloadTooLarge(f"body over SDXL_MAX_BODY_BYTES={limit}")
     return bytes(data)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    return str(exc)[:200]

@@ -10,21 +10,37 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .variants import parse_worker_plan
 
 DEFAULT_MODEL_DIR = Path("/opt/ml/model")
-# field -> (pattern, what a user should write): what CloudWatch accepts for a namespace and a
+# kind -> (pattern, what a user should write): what CloudWatch accepts for a namespace and a
 # dimension value (aws-embedded-metrics' validator applies the same rules), and an S3 prefix.
 _FORMS = {
-    "metrics_namespace": (r"[a-zA-Z0-9._#:/-]{1,255}", "letters, digits and . _ # : / -, at most 255"),
-    "metrics_endpoint_name": (r"[\x21-\x39\x3b-\x7e][\x20-\x7e]{0,254}", "printable ASCII, not starting with ':'"),
-    "metrics_variant_name": (r"[\x21-\x39\x3b-\x7e][\x20-\x7e]{0,254}", "printable ASCII, not starting with ':'"),
-    "cache_s3_uri": (r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", "s3://bucket/prefix/"),
+    "namespace": (r"[a-zA-Z0-9._#:/-]{1,255}", "letters, digits and . _ # : / -, at most 255"),
+    "dimension": (r"[\x21-\x39\x3b-\x7e][\x20-\x7e]{0,254}", "printable ASCII, not starting with ':'"),
+    "s3_prefix": (r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", "s3://bucket/prefix/"),
 }
+
+
+def in_form(kind: str) -> AfterValidator:
+    """A string check whose error says what to write (`expected ...`), not the regular expression."""
+    pattern, form = _FORMS[kind]
+
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise ValueError(f"expected {form}")
+        return value
+
+    return AfterValidator(check)
+
+
+Namespace = Annotated[str, in_form("namespace")]
+DimensionValue = Annotated[str, in_form("dimension")]
+S3Prefix = Annotated[str, in_form("s3_prefix")]
 
 
 class ConfigError(Exception):
@@ -60,12 +76,14 @@ class Settings(BaseModel):
     http_threads: int | None = Field(None, ge=2, le=4096, alias="SDXL_HTTP_THREADS")
     keepalive_s: int = Field(75, ge=0, le=3600, alias="SDXL_KEEPALIVE_S")
     metrics: Literal["on", "off"] = Field("on", alias="SDXL_METRICS")
-    metrics_namespace: str = Field("SdxlInf2", alias="SDXL_METRICS_NAMESPACE")
-    metrics_endpoint_name: str = Field("unknown", alias="SDXL_METRICS_ENDPOINT_NAME")
-    metrics_variant_name: str = Field("AllTraffic", alias="SDXL_METRICS_VARIANT_NAME")
+    metrics_namespace: Namespace = Field("SdxlInf2", alias="SDXL_METRICS_NAMESPACE")
+    metrics_endpoint_name: DimensionValue = Field("unknown", alias="SDXL_METRICS_ENDPOINT_NAME")
+    metrics_variant_name: DimensionValue = Field("AllTraffic", alias="SDXL_METRICS_VARIANT_NAME")
+    # off: the gateway counts requests at arrival (deploy sets it), so the container leaves them out
+    metrics_request_counts: Literal["on", "off"] = Field("on", alias="SDXL_METRICS_REQUEST_COUNTS")
     cache_dir: Path | None = Field(None, alias="SDXL_CACHE_DIR")
     cache_max_bytes: int = Field(2 * 1024**3, ge=64 * 1024, alias="SDXL_CACHE_MAX_BYTES")
-    cache_s3_uri: str | None = Field(None, alias="SDXL_CACHE_S3_URI")
+    cache_s3_uri: S3Prefix | None = Field(None, alias="SDXL_CACHE_S3_URI")
     cache_s3_timeout_s: float = Field(2.0, gt=0, le=60, alias="SDXL_CACHE_S3_TIMEOUT_S")
 
     @field_validator("backend")
@@ -80,14 +98,6 @@ class Settings(BaseModel):
     def _worker_plan(cls, value: str | None) -> str | None:
         if value is not None:
             parse_worker_plan(value)  # VariantPlanError is a ValueError: one line naming the variable
-        return value
-
-    @field_validator(*_FORMS)
-    @classmethod
-    def _in_form(cls, value: str | None, info: ValidationInfo) -> str | None:
-        pattern, form = _FORMS[str(info.field_name)]
-        if value is not None and not re.fullmatch(pattern, value):
-            raise ValueError(f"expected {form}")
         return value
 
     @property
@@ -106,17 +116,27 @@ class Settings(BaseModel):
 
 def load_settings(environ: Mapping[str, str] | None = None, model_dir: Path | None = None) -> Settings:
     """Settings from `environ` (default os.environ); `model_dir` (from --model-dir) wins over SM_MODEL_DIR."""
-    env = dict(os.environ if environ is None else environ)
-    values: dict[str, object] = {k: v for k, v in env.items() if k in _ALIASES and v != ""}
-    if model_dir is not None:
-        values["SM_MODEL_DIR"] = model_dir
+    overrides: dict[str, object] = {"SM_MODEL_DIR": model_dir} if model_dir is not None else {}
+    return from_environment(Settings, os.environ if environ is None else environ, overrides)
+
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def from_environment(
+    model: type[SettingsModel], environ: Mapping[str, str], overrides: Mapping[str, object] | None = None
+) -> SettingsModel:
+    """`model`'s fields from the variables named by their aliases (empty ones ignored); ConfigError
+    naming the variable and its value otherwise. The gateway's settings are read with this too."""
+    aliases = {field.alias for field in model.model_fields.values() if field.alias}
+    values: dict[str, object] = {k: v for k, v in environ.items() if k in aliases and v != ""}
+    values.update(overrides or {})
     try:
-        return Settings.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
+        if first["type"] == "missing":
+            raise ConfigError(f"{name}: required, not set") from None
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{name}={values.get(name)!r}: {message}") from None
-
-
-_ALIASES = {field.alias for field in Settings.model_fields.values() if field.alias}

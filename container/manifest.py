@@ -20,6 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .validation import first_problem
+
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
 _CHUNK = 4 * 1024 * 1024
@@ -134,9 +136,7 @@ def read_any_manifest(folder: Path) -> AnyManifest:
     except FileNotFoundError:
         raise ManifestError(f"{path}: no manifest (build the folder with sdxl-inf2)") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ManifestError(f"{path}: {where}: {str(first['msg']).removeprefix('Value error, ')}") from None
+        raise ManifestError(f"{path}: {first_problem(exc, '(root)')}") from None
     except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
         raise ManifestError(f"{path}: not valid JSON ({exc})") from None
 

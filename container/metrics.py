@@ -48,6 +48,11 @@ ENCODE_TIME = "EncodeTime"  # the worker's PNG/JPEG/WebP encoding
 REQUEST_LATENCY = "RequestLatency"  # the request inside the container, end to end
 ERRORS = "Errors"  # one per failed /invocations request; ErrorClass = the error body's `type`
 
+# Demand: what the usage-rate policy reads. With a gateway in front (gateway/demand.py) the gateway
+# counts these as requests arrive, and the container leaves them out (SDXL_METRICS_REQUEST_COUNTS=off),
+# so no request is counted twice under the same namespace and dimensions.
+DEMAND_COUNTS = (REQUESTS, CACHE_HITS, CACHE_MISSES)
+
 COUNT, MILLISECONDS = "Count", "Milliseconds"
 # timings_ms key -> metric; only present keys are emitted (a cache hit has no queue or inference time)
 TIMING_METRICS = {"queue": QUEUE_TIME, "inference": INFERENCE_LATENCY, "encode": ENCODE_TIME, "total": REQUEST_LATENCY}
@@ -69,7 +74,14 @@ class RequestOutcome:
 class MetricsEmitter:
     """Writes the EMF documents for one request outcome; never raises into the request."""
 
-    def __init__(self, namespace: str, endpoint_name: str, variant_name: str, by_variant: bool = False) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        endpoint_name: str,
+        variant_name: str,
+        by_variant: bool = False,
+        request_counts: bool = True,
+    ) -> None:
         os.environ.setdefault("AWS_EMF_ENVIRONMENT", "Local")  # read once, when the library is imported
         from aws_embedded_metrics.logger.metrics_logger_factory import create_metrics_logger
 
@@ -77,14 +89,17 @@ class MetricsEmitter:
         self.namespace = namespace
         self.dimensions = {ENDPOINT_DIMENSION: endpoint_name, VARIANT_DIMENSION: variant_name}
         self.by_variant = by_variant
+        self.request_counts = request_counts  # False: the gateway counts demand (DEMAND_COUNTS) at arrival
 
     @classmethod
     def from_settings(cls, settings: Settings, by_variant: bool = False) -> MetricsEmitter | None:
         if settings.metrics == "off":
             log.info("metrics off (SDXL_METRICS=off)")
             return None
+        if settings.metrics_request_counts == "off":
+            log.info("left to the gateway (SDXL_METRICS_REQUEST_COUNTS=off): %s", ", ".join(DEMAND_COUNTS))
         names = (settings.metrics_namespace, settings.metrics_endpoint_name, settings.metrics_variant_name)
-        return cls(*names, by_variant=by_variant)
+        return cls(*names, by_variant=by_variant, request_counts=settings.metrics_request_counts == "on")
 
     def emit(self, outcome: RequestOutcome) -> None:
         try:
@@ -98,10 +113,11 @@ class MetricsEmitter:
     def _request_document(self, outcome: RequestOutcome) -> MetricsLogger:
         metrics = self._logger(outcome)
         metrics.set_dimensions(self.dimensions, *self._per_variant(outcome))
-        hit = outcome.cache == "hit"
-        metrics.put_metric(REQUESTS, 1, COUNT)
-        metrics.put_metric(CACHE_HITS, int(hit), COUNT)
-        metrics.put_metric(CACHE_MISSES, int(not hit), COUNT)
+        if self.request_counts:
+            hit = outcome.cache == "hit"
+            metrics.put_metric(REQUESTS, 1, COUNT)
+            metrics.put_metric(CACHE_HITS, int(hit), COUNT)
+            metrics.put_metric(CACHE_MISSES, int(not hit), COUNT)
         metrics.put_metric(COALESCED, int(outcome.cache == "coalesced"), COUNT)
         metrics.put_metric(IMAGES_GENERATED, outcome.images_generated, COUNT)
         for key, name in TIMING_METRICS.items():

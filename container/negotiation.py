@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MIMEAccept
 
-from .errors import NotAcceptable
+from .errors import NotAcceptable, UnsupportedMediaType
 
 JSON = "application/json"
 IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -20,6 +20,13 @@ class ResponsePlan:
     @property
     def mimetype(self) -> str:
         return JSON if self.as_json else IMAGE_TYPES[self.output_format]
+
+
+def check_json_body(content_type: str | None) -> None:
+    """The request body must be declared JSON (`application/json` or a `+json` type)."""
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype != JSON and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got {content_type or 'none'!r}")
 
 
 def check_image_count(plan: ResponsePlan, num_images: int) -> None:

@@ -62,11 +62,19 @@ def usage_rate_expression(seconds_per_image: float, workers_per_instance: int) -
     return f"IF(m1 != 0, m2 / (m1 * 60 / {seconds_per_image:g} * {workers_per_instance}))"
 
 
+def requests_metric(config: DeployConfig) -> str:
+    """m2: every request (the seed's choice), or only those that need a render (hits cost no worker time).
+    The same name whoever counts it (the container, or the gateway: `requests_counted_by`)."""
+    counts_hits = settings(config).usage_rate.count_cache_hits
+    return metrics.REQUESTS_METRIC if counts_hits else metrics.CACHE_MISSES_METRIC
+
+
 def usage_rate_metrics(config: DeployConfig) -> list[TargetTrackingMetricDataQueryTypeDef]:
     expression = usage_rate_expression(settings(config).usage_rate.seconds_per_image, config.workers)
     instances = (metrics.INSTANCE_NAMESPACE, metrics.INSTANCE_COUNT_METRIC, metrics.INSTANCE_COUNT_STAT)
-    requests = (config.container_metric_namespace, metrics.REQUESTS_METRIC, metrics.REQUESTS_STAT)
-    # m1 is SageMaker's, dimensioned by the real names; m2 by whatever the container was told to emit
+    requests = (config.container_metric_namespace, requests_metric(config), metrics.REQUESTS_STAT)
+    # m1 is SageMaker's, dimensioned by the real names; m2 by whatever the container (and the gateway,
+    # given the same values) was told to emit
     env = config.container_environment
     container_names = (env[metrics.ENDPOINT_SETTING], env[metrics.VARIANT_SETTING])
     return [

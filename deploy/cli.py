@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     _command(commands, "iam-policy", "print the execution role's least-privilege policy", _iam_policy)
     commands.choices["register"].add_argument("--approve", action="store_true", help="set the version to Approved")
     commands.choices["deploy"].add_argument("--no-wait", action="store_true", help="return once the update starts")
+    commands.choices["iam-policy"].add_argument(
+        "--gateway", action="store_true", help="the gateway function's role policy instead of the endpoint's"
+    )
     teardown = commands.choices["teardown"]
     teardown.add_argument("--delete-data", action="store_true", help="also delete the S3 requests/results/failures")
     teardown.add_argument("--delete-registry", action="store_true", help="also delete the model package group")
@@ -98,16 +102,33 @@ def _autoscale(args: argparse.Namespace, config: DeployConfig) -> int:
 
 
 def _invoke(args: argparse.Namespace, config: DeployConfig) -> int:
-    from .invoke import describe_timings, download, request_body, submit, wait_result
+    from .invoke import describe_timings, download, request_body, save_hit, submit, wait_result
 
     clients = _clients(args, config)
-    body = request_body(args.prompt, args.request)
-    job = submit(clients, config, body, args.inference_id, args.accept or config.invoke.accept)
+    body, accept = request_body(args.prompt, args.request), args.accept or config.invoke.accept
+    joined, location = False, None
+    if config.cache_s3_uri:  # through the gateway library: a hit costs one S3 GET, no SageMaker call
+        from .gateway import connect
+
+        started = time.monotonic()
+        outcome = connect(clients, config).submit(body, accept, args.inference_id)
+        if outcome.images:
+            for path in save_hit(outcome, args.out):
+                print(path)
+            print(f"inference {outcome.inference_id}: cache hit, {time.monotonic() - started:.2f}s", file=sys.stderr)
+            return 0
+        assert outcome.ticket is not None
+        job, joined = outcome.ticket, outcome.cache == "coalesced"
+        location = job.output_location if outcome.status == "done" else None
+        if joined:
+            print(f"inference {job.inference_id}: joined an identical request in flight", file=sys.stderr)
+    else:
+        job = submit(clients, config, body, args.inference_id, accept)
     if args.no_wait:
         print(job.output_location)
         print(f"inference {job.inference_id}: queued; failures go to {job.failure_location}", file=sys.stderr)
         return 0
-    location = wait_result(clients, config, job, args.timeout or config.invoke.timeout_s)
+    location = location or wait_result(clients, config, job, args.timeout or config.invoke.timeout_s, not joined)
     for path in download(clients, location, job, args.out):
         print(path)
     print(f"inference {job.inference_id}: {describe_timings(job.timings)}", file=sys.stderr)
@@ -136,7 +157,8 @@ def _plan(args: argparse.Namespace, config: DeployConfig) -> int:
 
 
 def _iam_policy(args: argparse.Namespace, config: DeployConfig) -> int:
-    from .iam import execution_role_policy
+    from .iam import execution_role_policy, gateway_role_policy
 
-    print(json.dumps(execution_role_policy(config, resolve_region(config.region, args.profile)), indent=2))
+    policy = gateway_role_policy if args.gateway else execution_role_policy
+    print(json.dumps(policy(config, resolve_region(config.region, args.profile)), indent=2))
     return 0

@@ -20,6 +20,7 @@ from .errors import DeployError
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling import ApplicationAutoScalingClient
     from types_boto3_cloudwatch import CloudWatchClient
+    from types_boto3_lambda import LambdaClient
     from types_boto3_s3 import S3Client
     from types_boto3_sagemaker import SageMakerClient
     from types_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -62,6 +63,10 @@ class Clients:
     @cached_property
     def cloudwatch(self) -> CloudWatchClient:
         return self.session.client("cloudwatch", config=_CONFIG)
+
+    @cached_property
+    def awslambda(self) -> LambdaClient:  # `lambda` is a keyword
+        return self.session.client("lambda", config=_CONFIG)
 
     @cached_property
     def s3(self) -> S3Client:

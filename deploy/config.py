@@ -60,6 +60,7 @@ Topic = Annotated[
 ]
 Seconds = Annotated[int, Field(ge=60, le=3600)]
 
+CACHE_S3_SETTING = "SDXL_CACHE_S3_URI"  # the container's shared result cache (README "Metrics, cache and cost")
 # A model package version's container holds at most 16 environment entries (the Model Registry's limit).
 MAX_ENVIRONMENT = 16
 # One model worker per Inferentia2 chip (see the README's worker layout).
@@ -103,6 +104,10 @@ class UsageRate(Section):
     target_value: float = Field(0.75, gt=0, le=10)
     scale_out_cooldown_s: int = Field(60, ge=0, le=86400)
     scale_in_cooldown_s: int = Field(120, ge=0, le=86400)
+    # Who counts the requests the policy reads; None: the gateway when it is enabled, else the container.
+    requests_from: Literal["gateway", "container"] | None = None
+    # Count cache hits as demand (the seed's choice)? A hit costs no worker time, so by default not.
+    count_cache_hits: bool = False
 
 
 class Backlog(Section):
@@ -162,6 +167,18 @@ class Invoke(Section):
     timeout_s: float = Field(1800.0, gt=0)
 
 
+class Gateway(Section):
+    """The request gateway (gateway/): a Lambda function with a function URL in front of the endpoint."""
+
+    enabled: bool = True
+    function_name: EntityName | None = None  # default: <name>-gateway
+    role_arn: RoleArn
+    memory_mb: int = Field(512, ge=128, le=10240)
+    timeout_s: int = Field(30, ge=1, le=900)
+    auth_type: Literal["AWS_IAM", "NONE"] = "AWS_IAM"
+    card_ttl_s: float = Field(60.0, ge=0, le=3600)
+
+
 class DeployConfig(Section):
     name: EndpointName
     region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] | None = None
@@ -183,6 +200,7 @@ class DeployConfig(Section):
     autoscaling: Autoscaling | None = None
     wait: Wait = Wait()
     invoke: Invoke = Invoke()
+    gateway: Gateway | None = None
 
     @model_validator(mode="after")
     def _workers_known(self) -> DeployConfig:
@@ -201,13 +219,38 @@ class DeployConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _gateway_has_a_shared_cache(self) -> DeployConfig:
+        if self.gateway_enabled and self.async_inference is None:
+            raise ValueError("gateway: needs an async_inference section (it queues misses with InvokeEndpointAsync)")
+        if self.gateway_enabled and not self.environment.get(CACHE_S3_SETTING):
+            raise ValueError(
+                f"gateway: needs environment.{CACHE_S3_SETTING} (the shared cache tier the gateway answers "
+                "hits from, where each instance publishes its model card)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _requests_counted_once(self) -> DeployConfig:
+        asked = self.autoscaling.usage_rate.requests_from if self.autoscaling else None
+        if asked == "gateway" and not self.gateway_enabled:
+            raise ValueError("autoscaling.usage_rate.requests_from: gateway needs an enabled gateway section")
+        counts = self.environment.get(metrics.REQUEST_COUNTS_SETTING)
+        if self.requests_counted_by == "gateway" and counts not in (None, "off"):
+            raise ValueError(
+                f"environment: {metrics.REQUEST_COUNTS_SETTING}={counts} would count every request twice: "
+                "the gateway counts them (autoscaling.usage_rate.requests_from)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _usage_rate_has_its_metric(self) -> DeployConfig:
         scaling = self.autoscaling
         usage_rate = scaling is not None and scaling.enabled and scaling.policy == "usage-rate"
-        if usage_rate and self.environment.get(metrics.SWITCH_SETTING) == "off":
+        counted_here = self.requests_counted_by == "container"
+        if usage_rate and counted_here and self.environment.get(metrics.SWITCH_SETTING) == "off":
             raise ValueError(
                 f"environment: {metrics.SWITCH_SETTING}=off leaves the usage-rate policy without its metric "
-                f"({metrics.REQUESTS_METRIC}); use autoscaling.policy: backlog, or turn the metrics on"
+                "(the container's request counts); use autoscaling.policy: backlog, a gateway, or turn the metrics on"
             )
         return self
 
@@ -225,6 +268,8 @@ class DeployConfig(Section):
         """The container's environment: `environment`, plus the metric dimension values the usage-rate
         policy reads (this endpoint and variant) unless `environment` sets its own."""
         dimensions = {metrics.ENDPOINT_SETTING: self.name, metrics.VARIANT_SETTING: self.variant_name}
+        if self.requests_counted_by == "gateway":
+            dimensions[metrics.REQUEST_COUNTS_SETTING] = "off"
         return {**dimensions, **self.environment}
 
     @property
@@ -269,6 +314,21 @@ class DeployConfig(Section):
     def scaling_enabled(self) -> bool:
         return self.autoscaling is not None and self.autoscaling.enabled
 
+    @property
+    def gateway_enabled(self) -> bool:
+        return self.gateway is not None and self.gateway.enabled
+
+    @property
+    def requests_counted_by(self) -> Literal["gateway", "container"]:
+        """Who emits the request counts the usage-rate policy reads (never both)."""
+        asked = self.autoscaling.usage_rate.requests_from if self.autoscaling else None
+        return asked or ("gateway" if self.gateway_enabled else "container")
+
+    @property
+    def cache_s3_uri(self) -> str | None:
+        """The container's shared cache tier (and model card) prefix, if it has one."""
+        return self.environment.get(CACHE_S3_SETTING)
+
 
 def load_config(path: Path) -> DeployConfig:
     """The validated config in `path`; every problem is a one-line ConfigError naming the key."""
@@ -295,7 +355,8 @@ def describe_error(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     key = ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in error["loc"])
     key = key.replace(".[", "[")
-    if ": " in message and message.split(": ", 1)[0].isidentifier():  # a model check naming its own key
+    head = message.split(": ", 1)[0]
+    if ": " in message and all(part.isidentifier() for part in head.split(".")):  # a model check naming its key
         inner, message = message.split(": ", 1)
         key = f"{key}.{inner}" if key else inner
     return f"{key or 'config'}: {_plain(error['type'], message, error.get('input'))}"

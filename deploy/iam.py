@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.objects import split_s3
+
 from . import metrics
 from .config import DeployConfig
-from .naming import arn, ecr_repository, log_group, split_s3
+from .gateway import function_name as gateway_function_name
+from .naming import arn, ecr_repository, log_group
 from .notifications import subscribed_topics
 
 Statement = dict[str, Any]
-CACHE_S3_SETTING = "SDXL_CACHE_S3_URI"  # the container's shared result cache (README "Metrics, cache and cost")
 
 
 def execution_role_policy(config: DeployConfig, region: str) -> dict[str, Any]:
@@ -72,14 +74,14 @@ def _async_data(config: DeployConfig) -> list[Statement]:
     return statements + _list_buckets(config, [settings.input_path, settings.output_path, settings.failure_path])
 
 
-def _list_buckets(config: DeployConfig, uris: list[str]) -> list[Statement]:
+def _list_buckets(config: DeployConfig, uris: list[str], sid: str = "ListAsyncPrefixes") -> list[Statement]:
     by_bucket: dict[str, set[str]] = {}
     for uri in uris:
         bucket, key = split_s3(_prefix(uri))
         by_bucket.setdefault(bucket, set()).add(key + "*")
     return [
         _allow(
-            f"ListAsyncPrefixes{index}",
+            f"{sid}{index}",
             ["s3:ListBucket"],
             f"arn:{config.partition}:s3:::{bucket}",
             {"StringLike": {"s3:prefix": sorted(prefixes)}},
@@ -103,14 +105,17 @@ def _metrics(config: DeployConfig) -> Statement:
     # resource ARNs, so the namespace condition is the narrowest scope: the endpoint's instance
     # metrics and the container's own namespace (should it ever publish directly rather than via EMF).
     namespaces = [metrics.INSTANCE_NAMESPACE, config.container_metric_namespace]
-    condition = {"StringEquals": {"cloudwatch:namespace": namespaces}}
-    return _allow("EndpointMetrics", ["cloudwatch:PutMetricData"], "*", condition)
+    return _allow("EndpointMetrics", ["cloudwatch:PutMetricData"], "*", _namespace_is(namespaces))
+
+
+def _namespace_is(namespaces: list[str]) -> Statement:
+    return {"StringEquals": {"cloudwatch:namespace": namespaces}}
 
 
 def _result_cache(config: DeployConfig) -> list[Statement]:
     """Read, write and drop (corrupt) entries under SDXL_CACHE_S3_URI. ListBucket on the prefix too:
     without it S3 answers a missing key with 403 rather than 404, and every miss reads as a failure."""
-    uri = config.container_environment.get(CACHE_S3_SETTING)
+    uri = config.cache_s3_uri
     if not uri:
         return []
     bucket, key = split_s3(_prefix(uri))
@@ -129,3 +134,28 @@ def _result_cache(config: DeployConfig) -> list[Statement]:
 def _kms(key_arn: str) -> Statement:
     # SSE-KMS on the result objects: a data key per object, Decrypt for multipart uploads.
     return _allow("EncryptAsyncResults", ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"], key_arn)
+
+
+def gateway_role_policy(config: DeployConfig, region: str) -> dict[str, Any]:
+    """The gateway function's role: read the cache tier (entries, model card, its own claims and records)
+    and write only its own state; upload request bodies; read results; queue on this endpoint only;
+    count demand in the container's namespace; its own log group (EMF metrics travel through it)."""
+    settings, uri = config.async_settings("the gateway"), config.cache_s3_uri or ""
+    cache, state = _s3_object_arn(config, _prefix(uri)) + "*", _s3_object_arn(config, _prefix(uri) + "gateway/") + "*"
+    results = sorted({_s3_object_arn(config, _prefix(p)) + "*" for p in (settings.output_path, settings.failure_path)})
+    endpoint = arn(config, "sagemaker", region, f"endpoint/{config.name.lower()}")  # SageMaker ARNs are lower case
+    group = arn(config, "logs", region, f"log-group:/aws/lambda/{gateway_function_name(config)}")
+    statements = [
+        _allow("ReadCacheEntriesAndModelCard", ["s3:GetObject"], cache),
+        _allow("WritePendingClaimsAndRecords", ["s3:PutObject"], state),
+        _allow("UploadRequests", ["s3:PutObject"], _s3_object_arn(config, _prefix(settings.input_path)) + "*"),
+        _allow("ReadResults", ["s3:GetObject"], results),
+        *_list_buckets(config, [uri, settings.output_path, settings.failure_path], sid="ListForMissingObjects"),
+        _allow("QueueOnTheEndpoint", ["sagemaker:InvokeEndpointAsync"], endpoint),
+        _allow("CountDemand", ["cloudwatch:PutMetricData"], "*", _namespace_is([config.container_metric_namespace])),
+        _allow("FunctionLogGroup", ["logs:CreateLogGroup"], f"{group}:*"),
+        _allow("FunctionLogEvents", ["logs:CreateLogStream", "logs:PutLogEvents"], f"{group}:log-stream:*"),
+    ]
+    if settings.kms_key_id:  # results encrypted with it are read back by GET .../invocations/<id>
+        statements.append(_allow("DecryptResults", ["kms:Decrypt"], settings.kms_key_id))
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -1,5 +1,9 @@
 """The async client: upload the JSON request, InvokeEndpointAsync, wait for the result, download it.
 
+With a shared cache tier (SDXL_CACHE_S3_URI) `invoke` submits through the gateway library instead
+(deploy/gateway.py `connect`): a hit is saved at once from S3, an identical pending request is
+joined, and only a miss is queued (README "Request gateway").
+
 Waiting watches the output and failure locations in S3, or, when the config has a notification
 queue, the SNS messages on that queue (no S3 polling). SageMaker's TestNotification messages are
 dropped; messages for other requests are handed back to the queue at once for their own clients.
@@ -8,43 +12,25 @@ dropped; messages for other requests are handed back to the queue at once for th
 from __future__ import annotations
 
 import base64
-import io
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .clients import Clients, describe_or_none
+from gateway.enqueue import AsyncTarget, enqueue, phase
+from gateway.objects import exists, failure_message, split_s3
+from gateway.records import Ticket
+from gateway.submit import Outcome
+
+from .clients import Clients
 from .config import DeployConfig
 from .errors import InferenceFailed, WaitTimeout
-from .naming import split_s3
 from .notifications import describe_queue_url
 from .progress import wait_for
 
 # First bytes of each format the container can return.
 _SIGNATURES = {b"\x89PNG": ".png", b"\xff\xd8\xff": ".jpg", b"RIFF": ".webp", b"{": ".json"}
-
-
-@dataclass
-class Submitted:
-    inference_id: str
-    input_location: str
-    output_location: str
-    failure_location: str
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-@contextmanager
-def phase(timings: dict[str, float], name: str) -> Iterator[None]:
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        timings[name] = time.monotonic() - start
 
 
 def request_body(prompt: str | None, request_file: Path | None) -> bytes:
@@ -57,31 +43,21 @@ def request_body(prompt: str | None, request_file: Path | None) -> bytes:
     return json.dumps(request).encode()
 
 
-def submit(clients: Clients, config: DeployConfig, body: bytes, inference_id: str | None, accept: str) -> Submitted:
-    """Uploads the body to the input path and queues it on the endpoint."""
-    inference_id = inference_id or uuid.uuid4().hex
-    input_path = config.async_settings("invoke").input_path
-    input_location = f"{input_path.rstrip('/')}/{inference_id}.json"
-    timings: dict[str, float] = {}
-    with phase(timings, "upload"):
-        bucket, key = split_s3(input_location)
-        clients.s3.upload_fileobj(io.BytesIO(body), bucket, key, ExtraArgs={"ContentType": "application/json"})
-    with phase(timings, "submit"):
-        answer = clients.runtime.invoke_endpoint_async(
-            EndpointName=config.name,
-            InputLocation=input_location,
-            ContentType="application/json",
-            Accept=accept,
-            InferenceId=inference_id,
-            RequestTTLSeconds=config.invoke.request_ttl_s,
-            InvocationTimeoutSeconds=config.invoke.invocation_timeout_s,
-        )
-    return Submitted(inference_id, input_location, answer["OutputLocation"], answer["FailureLocation"], timings)
+def async_target(config: DeployConfig) -> AsyncTarget:
+    settings, invoke = config.async_settings("invoke"), config.invoke
+    return AsyncTarget(config.name, settings.input_path, invoke.request_ttl_s, invoke.invocation_timeout_s)
 
 
-def wait_result(clients: Clients, config: DeployConfig, job: Submitted, timeout_s: float) -> str:
-    """The S3 location of the result once it is there; InferenceFailed or WaitTimeout otherwise."""
-    url = describe_queue_url(clients, config)
+def submit(clients: Clients, config: DeployConfig, body: bytes, inference_id: str | None, accept: str) -> Ticket:
+    """Uploads the body to the input path and queues it on the endpoint (no gateway: no cache lookup)."""
+    target = async_target(config)
+    return enqueue(clients.s3, clients.runtime, target, (body, accept), inference_id or uuid.uuid4().hex)
+
+
+def wait_result(clients: Clients, config: DeployConfig, job: Ticket, timeout_s: float, watch_queue: bool = True) -> str:
+    """The S3 location of the result once it is there; InferenceFailed or WaitTimeout otherwise.
+    `watch_queue` False polls S3 even with a queue: a joined inference's notification is its owner's."""
+    url = describe_queue_url(clients, config) if watch_queue else None
     poll = _queue_poll(clients, url, job, config.invoke.poll_s) if url else _s3_poll(clients, job)
     pause = 0.0 if url else config.invoke.poll_s  # a queue receive already waits up to poll_s
     found: list[str] = []
@@ -103,36 +79,20 @@ def _record(poll: Callable[[], str | None], found: list[str]) -> tuple[str, bool
     return ("done" if location else "waiting"), location is not None
 
 
-def _s3_poll(clients: Clients, job: Submitted) -> Callable[[], str | None]:
+def _s3_poll(clients: Clients, job: Ticket) -> Callable[[], str | None]:
     def poll() -> str | None:
-        if _exists(clients, job.output_location):
+        if exists(clients.s3, job.output_location):
             return job.output_location
-        if _exists(clients, job.failure_location):
+        if exists(clients.s3, job.failure_location):
             raise InferenceFailed(
-                f"inference {job.inference_id} failed: {_failure_text(clients, job.failure_location)}"
+                f"inference {job.inference_id} failed: {failure_message(clients.s3, job.failure_location)}"
             )
         return None
 
     return poll
 
 
-def _exists(clients: Clients, location: str) -> bool:
-    bucket, key = split_s3(location)
-    return describe_or_none(lambda: clients.s3.head_object(Bucket=bucket, Key=key)) is not None
-
-
-def _failure_text(clients: Clients, location: str) -> str:
-    """The container's error message when the failure object is its JSON error, else the text itself."""
-    bucket, key = split_s3(location)
-    text = clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read(4096).decode(errors="replace")
-    try:
-        error = json.loads(text)["error"]
-        return f"{error.get('type', 'error')}: {error.get('message', '')} (details at {location})"
-    except (ValueError, KeyError, TypeError):
-        return f"{text.strip()[:300]} (details at {location})"
-
-
-def _queue_poll(clients: Clients, url: str, job: Submitted, poll_s: float) -> Callable[[], str | None]:
+def _queue_poll(clients: Clients, url: str, job: Ticket, poll_s: float) -> Callable[[], str | None]:
     def poll() -> str | None:
         wait = min(20, max(1, int(poll_s)))  # long polling: returns as soon as a message arrives
         answer = clients.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
@@ -145,7 +105,7 @@ def _queue_poll(clients: Clients, url: str, job: Submitted, poll_s: float) -> Ca
     return poll
 
 
-def _handle_message(clients: Clients, url: str, message: Any, job: Submitted) -> str | None:
+def _handle_message(clients: Clients, url: str, message: Any, job: Ticket) -> str | None:
     note = notification(message["Body"])
     if note is not None and note.get("inferenceId") == job.inference_id:
         clients.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -167,7 +127,7 @@ def notification(body: str) -> dict[str, Any] | None:
     return inner if isinstance(inner, dict) else None
 
 
-def _outcome(note: dict[str, Any], job: Submitted) -> str:
+def _outcome(note: dict[str, Any], job: Ticket) -> str:
     if note.get("invocationStatus") == "Completed":
         return str(note.get("responseParameters", {}).get("outputLocation") or job.output_location)
     reason = note.get("failureReason", "no reason given")
@@ -175,7 +135,7 @@ def _outcome(note: dict[str, Any], job: Submitted) -> str:
     raise InferenceFailed(f"inference {job.inference_id} failed: {reason} (details at {where})")
 
 
-def download(clients: Clients, location: str, job: Submitted, out_dir: Path) -> list[Path]:
+def download(clients: Clients, location: str, job: Ticket, out_dir: Path) -> list[Path]:
     """Saves the result as <inference id>.<format>; a JSON answer's base64 images are saved beside it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     raw = out_dir / f"{job.inference_id}.download"
@@ -184,6 +144,19 @@ def download(clients: Clients, location: str, job: Submitted, out_dir: Path) -> 
         clients.s3.download_file(bucket, key, str(raw))
     saved = raw.rename(raw.with_suffix(_extension(raw.read_bytes()[:16])))
     return [saved, *_decoded_images(saved)] if saved.suffix == ".json" else [saved]
+
+
+def save_hit(outcome: Outcome, out_dir: Path) -> list[Path]:
+    """A cache hit's images, saved as a downloaded result would be: the raw image, or the JSON answer
+    with its images decoded beside it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if outcome.invocation.plan.as_json:
+        answer = out_dir / f"{outcome.inference_id}.json"
+        answer.write_text(json.dumps(outcome.body()))
+        return [answer, *_decoded_images(answer)]
+    image = out_dir / f"{outcome.inference_id}{_extension(outcome.images[0][:16])}"
+    image.write_bytes(outcome.images[0])
+    return [image]
 
 
 def _extension(head: bytes) -> str:

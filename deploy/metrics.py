@@ -8,10 +8,14 @@ against what a real server prints.
 
 from __future__ import annotations
 
-# Emitted by the container: one datapoint of value 1 per inference request, in this namespace,
-# with these two dimensions (valued with the endpoint and variant names).
+# Emitted by the container, or by the gateway as requests arrive (gateway/demand.py; with a gateway,
+# deploy turns the container's counts off): one datapoint per inference request, in this namespace,
+# with these two dimensions (valued with the endpoint and variant names). The usage-rate policy's m2
+# reads REQUESTS_METRIC when `count_cache_hits` is true, else CACHE_MISSES_METRIC (requests that need
+# a render: hits cost no worker time).
 CONTAINER_NAMESPACE = "SdxlInf2"
 REQUESTS_METRIC = "NumberOfInferenceRequests"
+CACHE_MISSES_METRIC = "CacheMisses"
 ENDPOINT_DIMENSION = "EndpointName"
 VARIANT_DIMENSION = "VariantName"
 # The container reads the namespace and the two dimension values from these settings; deploy sets
@@ -20,6 +24,7 @@ NAMESPACE_SETTING = "SDXL_METRICS_NAMESPACE"
 ENDPOINT_SETTING = "SDXL_METRICS_ENDPOINT_NAME"
 VARIANT_SETTING = "SDXL_METRICS_VARIANT_NAME"
 SWITCH_SETTING = "SDXL_METRICS"  # "off" stops the container's metrics
+REQUEST_COUNTS_SETTING = "SDXL_METRICS_REQUEST_COUNTS"  # "off": the gateway counts requests instead
 # Sum, not the seed's SampleCount: equal while each datapoint is one request, and still right if
 # the container ever emits batched counts.
 REQUESTS_STAT = "Sum"

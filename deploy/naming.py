@@ -74,12 +74,6 @@ def tags(config: DeployConfig) -> list[TagTypeDef]:
     return [{"Key": key, "Value": value} for key, value in merged.items()]
 
 
-def split_s3(uri: str) -> tuple[str, str]:
-    """'s3://bucket/a/b' -> ('bucket', 'a/b')."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 def ecr_repository(config: DeployConfig) -> tuple[str, str, str]:
     """(account, region, repository) of the ECR image."""
     host, _, path = config.image_uri.partition("/")

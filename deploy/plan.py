@@ -15,6 +15,7 @@ from typing import Any
 from . import autoscaling
 from .config import DeployConfig
 from .endpoint import build_release, endpoint_request
+from .gateway import function_request, public_permissions, url_request
 from .notifications import queue_request, subscription_requests, topic_requests
 
 
@@ -32,7 +33,17 @@ def deploy_calls(config: DeployConfig, region: str) -> list[Call]:
         Call("sagemaker", "create_model", release.model),
         Call("sagemaker", "create_endpoint_config", release.endpoint_config),
         Call("sagemaker", "create_endpoint", endpoint_request(config, release)),
+        *(gateway_calls(config) if config.gateway_enabled else []),
         *(autoscaling_calls(config) if config.scaling_enabled else []),
+    ]
+
+
+def gateway_calls(config: DeployConfig) -> list[Call]:
+    """The function (its zip shown as a placeholder: deploy builds it), its URL, and NONE's permissions."""
+    return [
+        Call("lambda", "create_function", function_request(config, None)),
+        Call("lambda", "create_function_url_config", url_request(config)),
+        *(Call("lambda", "add_permission", statement) for statement in public_permissions(config)),
     ]
 
 

@@ -1,4 +1,4 @@
-"""`deploy`: notifications, the release, the endpoint, the wait, then autoscaling: in that order.
+"""`deploy`: notifications, the release, the endpoint, the gateway, the wait, then autoscaling: in that order.
 
 Every step first looks at what exists, so running it twice changes nothing the second time.
 """
@@ -11,6 +11,7 @@ from . import autoscaling
 from .clients import Clients
 from .config import DeployConfig
 from .endpoint import Release, build_release, ensure_release, instance_type_changes, point_endpoint, wait_in_service
+from .gateway import ensure_gateway
 from .notifications import ensure_notifications
 from .say import say
 
@@ -22,6 +23,8 @@ def deploy(clients: Clients, config: DeployConfig, *, wait: bool = True) -> str:
     ensure_release(clients.sagemaker, release)
     action = _point_endpoint(clients, config, release)
     say(f"endpoint {config.name}: {action} (release {release.name})")
+    if config.gateway_enabled:
+        ensure_gateway(clients, config)
     if not wait:
         if config.scaling_enabled:
             say(f"not waiting: run `sdxl-inf2 autoscale` once {config.name} is InService")

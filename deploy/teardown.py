@@ -1,19 +1,22 @@
 """`teardown`: removes what deploy and autoscale created, in dependency order.
 
-Alarm, scaling policies, schedules, scalable target -> endpoint (waits until it is gone) -> every
-endpoint config and model of this deployment -> queue and created topics. S3 data (requests,
-results, failures) and the Model Registry stay unless asked for.
+The gateway's function URL and function -> alarm, scaling policies, schedules, scalable target ->
+endpoint (waits until it is gone) -> every endpoint config and model of this deployment -> queue and
+created topics. S3 data (requests, results, failures) and the Model Registry stay unless asked for.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gateway.objects import join_s3, split_s3
+
 from . import autoscaling
 from .clients import Clients
 from .config import DeployConfig
 from .endpoint import describe_endpoint
-from .naming import is_release_of, split_s3
+from .gateway import remove_gateway
+from .naming import is_release_of
 from .notifications import remove_notifications
 from .registry import remove_registry
 from .say import say
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 def teardown(
     clients: Clients, config: DeployConfig, *, delete_data: bool = False, delete_registry: bool = False
 ) -> None:
+    remove_gateway(clients, config)  # first: no new request may be queued on an endpoint going away
     autoscaling.remove(clients, config)
     delete_endpoint(clients, config)
     delete_releases(clients, config)
@@ -65,8 +69,11 @@ def delete_releases(clients: Clients, config: DeployConfig) -> None:
 
 
 def _data_prefixes(config: DeployConfig) -> list[str]:
+    """Requests, results, failures, and the gateway's claims and records (not the cache entries)."""
     settings = config.async_inference
-    return [settings.input_path, settings.output_path, settings.failure_path] if settings else []
+    gateway_state = [join_s3(config.cache_s3_uri, "gateway/")] if config.gateway_enabled and config.cache_s3_uri else []
+    async_data = [settings.input_path, settings.output_path, settings.failure_path] if settings else []
+    return [*async_data, *gateway_state]
 
 
 def delete_prefix(clients: Clients, prefix: str) -> None:

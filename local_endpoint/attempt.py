@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy.clients import Clients
-from deploy.naming import split_s3
+from gateway.objects import split_s3
 
 from . import request as wording
 from .instances import Instance

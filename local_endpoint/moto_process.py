@@ -2,8 +2,9 @@
 
 A process rather than a thread: moto does real work per call (S3 objects, SNS fan-out to SQS,
 CloudWatch datapoints), and in the command's own process it competes with the runtime for one GIL.
-It accepts Inferentia2 instance types, prints its URL on the first line of stdout, and exits when
-its stdin closes, so it never outlives the command that started it, however that one ends.
+It accepts Inferentia2 instance types, decides conditional writes atomically, prints its URL on the
+first line of stdout, and exits when its stdin closes, so it never outlives the command that started
+it, however that one ends.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from .moto_stack import accept_neuron_instance_types
+from .moto_stack import accept_neuron_instance_types, atomic_conditional_puts
 
 
 def main() -> int:
@@ -19,7 +20,7 @@ def main() -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log on the command's stderr
 
-    with accept_neuron_instance_types():
+    with accept_neuron_instance_types(), atomic_conditional_puts():
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()

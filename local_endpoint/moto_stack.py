@@ -5,7 +5,8 @@ server.
 boto3 finds it the standard way only (AWS_ENDPOINT_URL, test credentials and a region in this
 process's environment), so `deploy` runs exactly the code it runs against AWS. moto's SageMaker
 refuses `ml.inf2.*` in CreateEndpointConfig (its list of instance types predates Inferentia2): the
-moto started here is patched to accept Inferentia2 and Trainium types; an external one cannot be.
+moto started here is patched to accept Inferentia2 and Trainium types, and to decide conditional
+PutObjects atomically as S3 does; an external one cannot be.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 from deploy.clients import Clients, resolve_region
-from deploy.config import DeployConfig
+from deploy.config import CACHE_S3_SETTING, DeployConfig
 from deploy.errors import DeployError
-from deploy.iam import CACHE_S3_SETTING
-from deploy.naming import split_s3
+from gateway.objects import split_s3
 
 from .errors import LocalEndpointError
 
@@ -54,6 +54,31 @@ def accept_neuron_instance_types() -> Iterator[None]:
         yield
     finally:
         setattr(FakeEndpointConfig, "validate_instance_type", original)  # noqa: B010
+
+
+@contextlib.contextmanager
+def atomic_conditional_puts() -> Iterator[None]:
+    """moto's PutObject decides If-None-Match / If-Match atomically (in this process) while open.
+
+    moto checks the condition and then writes, without a lock; S3 lets exactly one of simultaneous
+    `If-None-Match: *` writers win, which the gateway's pending claims (gateway/pending.py) rely on.
+    One PutObject at a time makes moto's answer S3's."""
+    import threading
+
+    from moto.s3.responses import S3Response
+
+    original = S3Response.put_object
+    one_at_a_time = threading.Lock()
+
+    def put_object(self: Any) -> Any:
+        with one_at_a_time:
+            return original(self)
+
+    setattr(S3Response, "put_object", put_object)  # noqa: B010 - mypy refuses a method assignment
+    try:
+        yield
+    finally:
+        setattr(S3Response, "put_object", original)  # noqa: B010
 
 
 @dataclass

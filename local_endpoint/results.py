@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy.clients import Clients
-from deploy.naming import split_s3
+from gateway.objects import split_s3
 
 from .events import EventLog
 from .notifications import inference_result, publish, topic_for

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from compile import cli as compile_cli
 from container import cli as container_cli
 from deploy import cli as deploy_cli
+from gateway import cli as gateway_cli
 from local_endpoint import cli as local_endpoint_cli
 from simulator import cli as simulator_cli
 
@@ -24,6 +25,7 @@ AREAS: Sequence[Register] = (
     container_cli.register,
     compile_cli.register,
     deploy_cli.register,
+    gateway_cli.register,
     local_endpoint_cli.register,
     cost_cli.register,
     simulator_cli.register,
@@ -31,6 +33,7 @@ AREAS: Sequence[Register] = (
 USER_ERRORS: tuple[type[Exception], ...] = (
     compile_cli.USER_ERRORS
     + deploy_cli.USER_ERRORS
+    + gateway_cli.USER_ERRORS
     + local_endpoint_cli.USER_ERRORS
     + cost_cli.USER_ERRORS
     + simulator_cli.USER_ERRORS

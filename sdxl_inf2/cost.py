@@ -9,7 +9,9 @@ The model (each one an assumption, printed as such by `sdxl-inf2 cost`):
   CloudWatch, the time spent scaling out or idle before scale-in);
 - the usage-rate policy counts every request, hits included (as the seed does), against worker
   capacity, so at its target u an instance serves `u * capacity` requests an hour whatever the hit
-  rate, and its workers are busy `u * (1 - h)` of the time.
+  rate, and its workers are busy `u * (1 - h)` of the time; or, with `count_cache_hits: false` (the
+  deploy config's default), it counts misses only, so its workers are busy `u` of the time and it
+  serves `u * capacity / (1 - h)`.
 
 Prices are never fetched: `--price-per-hour`, else the price the seed's own figures imply.
 
@@ -66,6 +68,7 @@ class CostInputs:
     price_per_hour: float
     cache_hit_rate: float = 0.0
     target: float = 0.75
+    count_cache_hits: bool = True  # the policy's m2 counts hits (the seed's choice) or misses only
 
     def check(self) -> CostInputs:
         if self.seconds_per_image <= 0:
@@ -94,14 +97,15 @@ class CostFigures:
 def figures(inputs: CostInputs) -> CostFigures:
     rendered = inputs.workers * SECONDS_PER_HOUR / inputs.seconds_per_image
     served = rendered / (1 - inputs.cache_hit_rate)
-    at_target = inputs.target * rendered
+    rendered_share = 1 - inputs.cache_hit_rate if inputs.count_cache_hits else 1.0  # of the target, rendered
+    at_target = inputs.target * rendered * rendered_share / (1 - inputs.cache_hit_rate)
     return CostFigures(
         worker_images_per_hour=rendered,
         images_per_hour=served,
         cost_per_image=inputs.price_per_hour / served,
         images_per_hour_at_target=at_target,
         cost_per_image_at_target=inputs.price_per_hour / at_target,
-        worker_busy_at_target=inputs.target * (1 - inputs.cache_hit_rate),
+        worker_busy_at_target=inputs.target * rendered_share,
     )
 
 

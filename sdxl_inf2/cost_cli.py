@@ -37,6 +37,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser.add_argument("--price-per-hour", type=float, help="instance price in USD (default: what the seed implies)")
     parser.add_argument("--cache-hit-rate", type=float, default=0.0, help="share of requests served from the cache")
     parser.add_argument("--target", type=float, help=f"usage-rate target (default {SEED.target:g})")
+    parser.add_argument(
+        "--count-cache-hits",
+        action=argparse.BooleanOptionalAction,
+        help="the policy counts hits as requests (default: the config's count_cache_hits, else yes, as the seed)",
+    )
     parser.set_defaults(run=_cost)
 
 
@@ -61,7 +66,7 @@ def _seconds(text: str) -> float:
 
 
 def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
-    seconds, workers, target = SEED.seconds_per_image, DEFAULT_WORKERS, SEED.target
+    seconds, workers, target, count_hits = SEED.seconds_per_image, DEFAULT_WORKERS, SEED.target, True
     if args.config is not None:
         from deploy.config import load_config
 
@@ -70,6 +75,7 @@ def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
         if config.autoscaling is not None:
             seconds = config.autoscaling.usage_rate.seconds_per_image
             target = config.autoscaling.usage_rate.target_value
+            count_hits = config.autoscaling.usage_rate.count_cache_hits
     price_per_hour, source = price(args.price_per_hour)
     inputs = CostInputs(
         seconds_per_image=seconds if args.seconds_per_image is None else args.seconds_per_image,
@@ -77,6 +83,7 @@ def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
         price_per_hour=price_per_hour,
         cache_hit_rate=args.cache_hit_rate,
         target=target if args.target is None else args.target,
+        count_cache_hits=count_hits if args.count_cache_hits is None else args.count_cache_hits,
     )
     return inputs, source
 
@@ -93,7 +100,7 @@ def report(inputs: CostInputs, price_source: str, preset: Preset | None = None) 
         *([*_preset_lines(preset, inputs), ""] if preset else []),
         *_seed_lines(),
         "",
-        *_assumptions(),
+        *_assumptions(inputs.count_cache_hits),
     ]
     return lines
 
@@ -158,9 +165,14 @@ def _seed_lines() -> list[str]:
     ]
 
 
-def _assumptions() -> list[str]:
+def _assumptions(count_cache_hits: bool) -> list[str]:
+    policy = (
+        "the usage-rate policy counts hits as requests, as the seed does."
+        if count_cache_hits
+        else "the usage-rate policy counts misses only (count_cache_hits: false)."
+    )
     return [
         "assumptions: a worker renders one image per --seconds-per-image back to back; a cache hit costs no",
         "worker time; the instance is paid every hour it runs, and nothing else is priced (S3, transfer,",
-        "CloudWatch, scale-out and idle time); the usage-rate policy counts hits as requests, as the seed does.",
+        f"CloudWatch, scale-out and idle time); {policy}",
     ]

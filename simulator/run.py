@@ -87,7 +87,7 @@ def simulate(workload: Workload, fleet: Fleet, observation: Observation, spec: P
 
 
 def requests_key(spec: PolicySpec) -> MetricKey:
-    return (spec.requests_namespace, names.REQUESTS_METRIC, names.REQUESTS_STAT)
+    return (spec.requests_namespace, spec.requests_metric, names.REQUESTS_STAT)
 
 
 def _lags(spec: PolicySpec, observation: Observation) -> dict[MetricKey, float]:

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from deploy import autoscaling
+from deploy import metrics as names
 from deploy.config import DeployConfig
 
 from .endpoint import Shape
@@ -90,9 +91,9 @@ class RequestCount:
 
 
 def demand_count(config: DeployConfig, count_cache_hits: bool | None) -> RequestCount:
-    """The demand-side count. Issue 12 adds `autoscaling.usage_rate.count_cache_hits` to the config:
-    its default then replaces False here."""
-    return RequestCount("gateway", False if count_cache_hits is None else count_cache_hits)
+    """The demand-side count; the config's `autoscaling.usage_rate.count_cache_hits` unless overridden."""
+    configured = config.autoscaling.usage_rate.count_cache_hits if config.autoscaling else False
+    return RequestCount("gateway", configured if count_cache_hits is None else count_cache_hits)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class ScheduledAction:
 class PolicySpec:
     name: str
     requests_namespace: str  # where the container's (or gateway's) request count lives
+    requests_metric: str = names.REQUESTS_METRIC  # which count the usage rate's m2 reads (deploy decides)
     target_tracking: Mapping[str, Any] | None = None  # a PutScalingPolicy request
     step: Mapping[str, Any] | None = None  # the scale-from-zero step policy request
     alarm: Mapping[str, Any] | None = None  # the PutMetricAlarm request that fires it
@@ -126,7 +128,8 @@ def policy_spec(config: DeployConfig, name: str, demand: RequestCount, origin: d
         alarm = autoscaling.alarm_request(config, autoscaling.STEP_POLICY_ARN)
     schedules = [scheduled_action(request, origin) for request in autoscaling.schedule_requests(config)]
     count = demand if name == "usage-rate-demand" else RequestCount("container")
-    return PolicySpec(name, namespace, tracking, step, alarm, schedules, count)
+    metric = autoscaling.requests_metric(config)
+    return PolicySpec(name, namespace, metric, tracking, step, alarm, schedules, count)
 
 
 def scheduled_action(request: Mapping[str, Any], origin: datetime) -> ScheduledAction:

@@ -1,9 +1,10 @@
 """A real moto server on loopback for the deploy tests, and helpers to run the CLI against it.
 
 boto3 reaches the server only through its standard configuration (AWS_ENDPOINT_URL, dummy
-credentials, a region), exactly as the product code runs against AWS. moto's SageMaker list of
-instance types predates Inferentia2, so the server accepts `ml.inf2.*` too (the one change to moto,
-made by local_endpoint/moto_stack.py, which needs it for `sdxl-inf2 local-endpoint`).
+credentials, a region), exactly as the product code runs against AWS. Two changes to moto, made by
+local_endpoint/moto_stack.py (`sdxl-inf2 local-endpoint` needs them too): its SageMaker list of
+instance types predates Inferentia2, so the server accepts `ml.inf2.*` too; and its conditional
+PutObject is decided atomically, as S3 decides it (the gateway's pending claims rely on that).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import pytest
 import requests
 import yaml
 
-from local_endpoint.moto_stack import accept_neuron_instance_types
+from local_endpoint.moto_stack import accept_neuron_instance_types, atomic_conditional_puts
 from sdxl_inf2.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "deploy" / "example.yaml"
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account (the example config's role is in it)
 BUCKETS = ("example-sdxl-models", "example-sdxl-data")
 
 
@@ -34,7 +36,7 @@ def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with accept_neuron_instance_types():  # the product's own patch (local-endpoint needs it too)
+    with accept_neuron_instance_types(), atomic_conditional_puts():  # the product's own patches
         server.start()
         host, port = server.get_host_and_port()
         try:
@@ -67,6 +69,13 @@ class Aws:
 
     def reset(self) -> None:
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def async_invocations(self, endpoint: str = "sdxl-inf2-prod") -> int:
+        """InvokeEndpointAsync calls moto has answered for `endpoint` (one per distinct input location,
+        which every queued request has: `<input path>/<inference id>.json`). Read from moto itself."""
+        from moto.sagemakerruntime.models import sagemakerruntime_backends
+
+        return len(sagemakerruntime_backends[ACCOUNT][REGION].async_results.get(endpoint, {}))
 
     def queue_async_results(self, *results: dict[str, Any]) -> None:
         """What moto's InvokeEndpointAsync writes next (moto runs no container)."""

@@ -23,8 +23,13 @@ UNITS = {"Count", "Milliseconds", "Seconds", "Microseconds", "Bytes", "Percent",
 
 
 def emf_documents(server: Server) -> list[dict[str, Any]]:
+    return emf_documents_in(server.log_text())
+
+
+def emf_documents_in(text: str) -> list[dict[str, Any]]:
+    """The EMF documents among the lines of `text` (a log, or a Lambda's stdout), each checked."""
     documents = []
-    for line in server.log_text().splitlines():
+    for line in text.splitlines():
         if not line.startswith("{"):
             continue
         document = json.loads(line)  # a line that starts like JSON must be one whole JSON document

@@ -115,10 +115,11 @@ def test_s3_cache_is_shared_by_instances(servers: ServerFactory, tiny_model: Pat
     filled = first.invoke(CAT)
     assert filled.headers["X-Cache"] == "miss"
     deadline = time.monotonic() + 5
-    while not s3.list_objects_v2(Bucket="sdxl-cache").get("Contents") and time.monotonic() < deadline:
+    while len(s3.list_objects_v2(Bucket="sdxl-cache").get("Contents", [])) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    (stored,) = s3.list_objects_v2(Bucket="sdxl-cache")["Contents"]
-    assert stored["Key"].startswith("results/")
+    stored = sorted(item["Key"] for item in s3.list_objects_v2(Bucket="sdxl-cache")["Contents"])
+    assert len(stored) == 2 and stored[1] == "results/model-card.json"  # the entry, and the card from the start
+    assert stored[0].startswith("results/") and len(stored[0]) == len("results/") + 64
     second = start(servers, tiny_model, tmp_path / "disk-2", **shared)  # another instance, with a disk tier
     hit = second.invoke(CAT)
     assert (hit.headers["X-Cache"], hit.content) == ("hit", filled.content)
@@ -143,3 +144,4 @@ def test_s3_down_degrades_to_misses(servers: ServerFactory, tiny_model: Path, tm
     log = server.log_text()
     assert log.count("cache s3 read failed") == 1  # once a minute, not once a request
     assert "s3 write failed" in log and "Traceback" not in log
+    assert log.count("model card not published to the s3 tier") == 1  # at start; the server runs on

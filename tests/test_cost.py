@@ -23,6 +23,12 @@ def test_figures_for_the_seeds_inputs() -> None:
     assert result.worker_busy_at_target == 0.75
 
 
+def test_a_policy_that_counts_misses_only_keeps_the_workers_at_its_target() -> None:
+    misses = figures(CostInputs(10, 12, 12.0, cache_hit_rate=0.5, count_cache_hits=False))
+    assert misses.worker_busy_at_target == pytest.approx(0.75)
+    assert misses.images_per_hour_at_target == pytest.approx(0.75 * 4320 / 0.5)  # the hits come on top
+
+
 def test_a_cache_hit_rate_multiplies_throughput_but_not_the_policys_target() -> None:
     cached = figures(CostInputs(seconds_per_image=10, workers=12, price_per_hour=12.0, cache_hit_rate=0.5))
     assert cached.images_per_hour == pytest.approx(8640)  # 4,320 rendered + 4,320 from the cache

@@ -43,9 +43,11 @@ def test_usage_rate_metrics_follow_the_metric_math_rules(tmp_path: Path) -> None
         },
         "Stat": "SampleCount",  # no Period: TargetTrackingMetricStat has none
     }
-    metric = m2["MetricStat"]["Metric"]
-    assert (metric["Namespace"], metric["MetricName"]) == (metrics.CONTAINER_NAMESPACE, metrics.REQUESTS_METRIC)
+    metric = m2["MetricStat"]["Metric"]  # hits cost no worker time: by default only misses are demand
+    assert (metric["Namespace"], metric["MetricName"]) == (metrics.CONTAINER_NAMESPACE, metrics.CACHE_MISSES_METRIC)
     assert [d["Name"] for d in metric["Dimensions"]] == [metrics.ENDPOINT_DIMENSION, metrics.VARIANT_DIMENSION]
+    seeds_choice = load_config(write_config(tmp_path, **{"autoscaling.usage_rate.count_cache_hits": True}))
+    assert usage_rate_metrics(seeds_choice)[1]["MetricStat"]["Metric"]["MetricName"] == metrics.REQUESTS_METRIC
 
 
 def autoscale(capsys: Capsys, aws: Aws, config: Path) -> dict[str, dict]:  # type: ignore[type-arg]

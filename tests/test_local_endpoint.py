@@ -11,8 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +26,6 @@ from botocore.exceptions import ClientError
 
 from tests.aws import assert_one_line_error, cli, write_config
 from tests.local_stack import LocalStack, boto3_pointed_at, max_in_flight
-from tests.server import BIN, ROOT, free_port
 
 Capsys = pytest.CaptureFixture[str]
 ENDPOINT = "sdxl-inf2-prod"
@@ -297,7 +294,7 @@ def test_sigterm_stops_everything_it_started(stack: LocalStack) -> None:
             requests.get(url, timeout=2)
 
 
-# Stacks of their own: no instance, a real-time endpoint, and starts that must fail in one line.
+# Stacks of their own: no instance, a real-time endpoint (starts that must fail: test_local_endpoint_errors.py).
 
 
 def test_with_no_instance_requests_wait_signal_no_capacity_and_expire(tiny_model: Path, tmp_path: Path) -> None:
@@ -366,62 +363,3 @@ def test_a_real_time_config_is_served_by_invoke_endpoint_only(tiny_model: Path, 
         assert real_time.stop(signal.SIGINT) == 0
     finally:
         real_time.close()
-
-
-def run_local_endpoint(config: Path, model_dir: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environment.update({"PYTHONPATH": str(ROOT), **(env or {})})
-    command = [str(BIN / "sdxl-inf2"), "local-endpoint", str(config), "--model-dir", str(model_dir), *args]
-    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
-
-
-def one_line_error(result: Any, *words: str) -> None:
-    errors = [line for line in result.stderr.splitlines() if line.startswith("sdxl-inf2: error:")]
-    assert result.returncode == 2 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
-    for word in words:
-        assert word in errors[0], errors[0]
-
-
-def test_a_model_dir_that_does_not_serve_is_one_line(tiny_model: Path, tmp_path: Path) -> None:
-    (tmp_path / "empty").mkdir()
-    result = run_local_endpoint(write_config(tmp_path, **STACK), tmp_path / "empty")
-    one_line_error(result, "instance 0 did not start: exited with status 2: serve: error:", str(tmp_path / "empty"))
-
-
-def test_a_port_in_use_is_one_line(tiny_model: Path, tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen(1)
-        port = str(taken.getsockname()[1])
-        result = run_local_endpoint(write_config(tmp_path, **STACK), tiny_model, "--port", port)
-    one_line_error(result, f"port {port} is not free", "--port")
-
-
-def test_an_unreachable_aws_endpoint_url_is_one_line(tiny_model: Path, tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    result = run_local_endpoint(write_config(tmp_path, **STACK), tiny_model, env={"AWS_ENDPOINT_URL": url})
-    one_line_error(result, f"AWS_ENDPOINT_URL={url} is not reachable", "unset AWS_ENDPOINT_URL")
-
-
-def test_an_external_moto_that_refuses_inf2_is_one_line(tiny_model: Path, tmp_path: Path) -> None:
-    port = free_port()
-    moto = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _listening(port), timeout=30)
-        url = f"http://127.0.0.1:{port}"
-        result = run_local_endpoint(write_config(tmp_path, **STACK), tiny_model, env={"AWS_ENDPOINT_URL": url})
-        one_line_error(
-            result, f"the AWS endpoint at {url} refuses instance type ml.inf2.48xlarge", "unset AWS_ENDPOINT_URL"
-        )
-    finally:
-        moto.terminate()
-        moto.wait(10)
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -133,12 +133,15 @@ def test_metrics_off_emits_no_emf_but_still_logs_requests(servers: ServerFactory
 def test_container_names_are_the_ones_deploy_reads() -> None:
     assert emitted.NAMESPACE == policy_names.CONTAINER_NAMESPACE
     assert emitted.REQUESTS == policy_names.REQUESTS_METRIC
+    assert emitted.CACHE_MISSES == policy_names.CACHE_MISSES_METRIC
+    assert {policy_names.REQUESTS_METRIC, policy_names.CACHE_MISSES_METRIC} <= set(emitted.DEMAND_COUNTS)
     assert (emitted.ENDPOINT_DIMENSION, emitted.VARIANT_DIMENSION) == (
         policy_names.ENDPOINT_DIMENSION,
         policy_names.VARIANT_DIMENSION,
     )
     settings = {field.alias: field for field in Settings.model_fields.values()}
-    for setting in (policy_names.NAMESPACE_SETTING, policy_names.ENDPOINT_SETTING, policy_names.VARIANT_SETTING):
+    names = (policy_names.NAMESPACE_SETTING, policy_names.ENDPOINT_SETTING, policy_names.VARIANT_SETTING)
+    for setting in (*names, policy_names.REQUEST_COUNTS_SETTING):
         assert setting in settings, setting
     assert settings[policy_names.NAMESPACE_SETTING].default == policy_names.CONTAINER_NAMESPACE
     assert settings[policy_names.SWITCH_SETTING].default == "on"

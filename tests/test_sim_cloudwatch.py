@@ -78,7 +78,7 @@ def test_the_expression_follows_the_config(tmp_path: Path) -> None:
     queries = autoscaling.usage_rate_policy(config)["TargetTrackingScalingPolicyConfiguration"][
         "CustomizedMetricSpecification"
     ]["Metrics"]
-    spec = PolicySpec("usage-rate-container", config.container_metric_namespace)
+    spec = PolicySpec("usage-rate-container", config.container_metric_namespace, autoscaling.requests_metric(config))
     metrics = Metrics({INSTANCES: 0.0, requests_key(spec): 0.0})
     query = metric_math(metrics, queries)
     metrics.publish(INSTANCES, 0, 1.0)

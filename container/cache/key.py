@@ -43,6 +43,12 @@ def request_key(params: GenerationParams, fingerprint: str) -> str:
     return _sha256({"model": fingerprint, "params": asdict(params)})  # params.variant: the model folder
 
 
+def cacheable_key(params: GenerationParams, seeded: bool, fingerprint: str) -> str | None:
+    """The request's key, or None when it must not be cached: without a seed the image is random by
+    contract. The container's cache and the gateway (gateway/submit.py) both key through this."""
+    return request_key(params, fingerprint) if seeded else None
+
+
 def _sha256(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -19,20 +19,18 @@ class S3Store:
     name = "s3"
     local = False
 
-    def __init__(self, uri: str, timeout_s: float) -> None:
+    def __init__(self, uri: str, timeout_s: float, client: S3Client | None = None) -> None:
+        """`client`: the caller's own (the gateway's, with its session); default: one with short timeouts."""
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         self.bucket = bucket
         self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
-        config = Config(
-            connect_timeout=timeout_s,
-            read_timeout=timeout_s,
-            retries={"total_max_attempts": 2, "mode": "standard"},
-            max_pool_connections=32,  # lookups come from many request threads at once
-        )
-        self._s3: S3Client = boto3.client("s3", config=config)
+        self._s3: S3Client = client or boto3.client("s3", config=short_timeouts(timeout_s))
 
     def object_key(self, key: str) -> str:
         return f"{self.prefix}{key}"
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.object_key(key)}"
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -50,3 +48,12 @@ class S3Store:
 
     def close(self) -> None:
         self._s3.close()
+
+
+def short_timeouts(timeout_s: float) -> Config:
+    return Config(
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        retries={"total_max_attempts": 2, "mode": "standard"},
+        max_pool_connections=32,  # lookups come from many request threads at once
+    )

@@ -7,7 +7,8 @@ result is written to the local tier before its response is released (about a mil
 client that asks again at once gets a hit; the remote tier (S3) is written on one background thread,
 through a bounded queue: when the queue is full the write is dropped (a cache may forget), never the
 request delayed. Any tier failure (S3 down, disk full, a locked database) is a miss plus a warning
-at most once a minute per tier and operation.
+at most once a minute per tier and operation. At start, the model card (card.py) is published to
+the shared tier, for the gateway.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from typing import Protocol
 from ..config import Settings
 from ..modeldir import ModelInfo
 from ..schema import GenerationParams
+from .card import CARD_NAME, ModelCard, model_card
 from .entry import CorruptEntry, pack, unpack
-from .key import model_fingerprint, request_key
+from .key import cacheable_key, model_fingerprint
 
 log = logging.getLogger("sdxl.cache")
 WRITE_QUEUE = 64  # pending writes; each holds one response's images in memory
@@ -79,7 +81,7 @@ class ResultCache:
 
     def key_for(self, params: GenerationParams, seeded: bool) -> str | None:
         """The request's key, or None when it must not be cached (no seed given)."""
-        return request_key(params, self.fingerprint) if seeded else None
+        return cacheable_key(params, seeded, self.fingerprint)
 
     def lookup(self, key: str) -> Lookup:
         for index, store in enumerate(self.stores):
@@ -162,6 +164,7 @@ def build_cache(settings: Settings, model: ModelInfo, backend: str, device: str)
     cache = ResultCache(_stores(settings), fingerprint)
     tiers = ", ".join(f"{s.name}" for s in cache.stores)
     log.info("result cache on (%s); model fingerprint %s", tiers, fingerprint[:12])
+    publish_card(cache.stores, model_card(model, fingerprint, settings.max_body_bytes))
     return cache
 
 
@@ -180,3 +183,16 @@ def _stores(settings: Settings) -> list[Store]:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or "(no message)"
     return f"{type(exc).__name__}: {text[:300]}"
+
+
+def publish_card(stores: list[Store], card: ModelCard) -> None:
+    """Writes the card to every shared tier; a failure is logged, never fatal (the cache still works)."""
+    for store in stores:
+        if store.local:
+            continue
+        try:
+            store.put(CARD_NAME, card.to_bytes())
+            log.info("model card published to the %s tier (fingerprint %s)", store.name, card.fingerprint[:12])
+        except Exception as exc:
+            why = _one_line(exc)
+            log.warning("model card not published to the %s tier (no gateway can key requests): %s", store.name, why)

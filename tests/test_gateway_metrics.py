@@ -1,0 +1,105 @@
+"""Demand counted by the gateway, and nothing counted twice: the usage-rate policy's m2 is found in what
+the gateway emits (PutMetricData on moto), and a real container started with deploy's Environment for a
+gateway deployment leaves exactly those counts out of its own EMF documents."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from container.cache.entry import pack
+from container.metrics import DEMAND_COUNTS
+from deploy.autoscaling import usage_rate_metrics
+from deploy.clients import Clients
+from deploy.config import DeployConfig, load_config
+from deploy.gateway import connect
+from tests.aws import Aws, assert_one_line_error, cli, write_config
+from tests.conftest import ServerFactory
+from tests.emf import datapoints, wait_documents
+from tests.gateway_support import CACHE, CACHE_BUCKET, CACHE_PREFIX, publish_card
+from tests.server import FAKE
+
+GATEWAY = {"role_arn": "arn:aws:iam::123456789012:role/sdxl-inf2-gateway"}
+
+
+def gateway_config(tmp_path: Path, **changes: Any) -> DeployConfig:
+    base = {"gateway": GATEWAY, "environment": {"SDXL_CACHE_S3_URI": CACHE}, "variant_name": "blue"}
+    return load_config(write_config(tmp_path, **{**base, **changes}))
+
+
+def policy_sum(aws: Aws, config: DeployConfig) -> float:
+    """The Sum over the last minutes of exactly the metric the usage-rate policy's m2 reads."""
+    stat = usage_rate_metrics(config)[1]["MetricStat"]
+    end = datetime.now(timezone.utc) + timedelta(minutes=1)  # noqa: UP017 - the project supports 3.10
+    answer = aws.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[{"Id": "m2", "MetricStat": {**stat, "Period": 60}}],
+        StartTime=end - timedelta(minutes=10),
+        EndTime=end,
+    )
+    return float(sum(answer["MetricDataResults"][0]["Values"]))
+
+
+@pytest.mark.parametrize(("count_hits", "expected"), [(False, 3), (True, 4)], ids=["misses", "every-request"])
+def test_the_policy_reads_what_the_gateway_counts(
+    aws: Aws, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count_hits: bool, expected: int
+) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)  # not in Lambda: PutMetricData
+    config = gateway_config(tmp_path, **{"autoscaling.usage_rate.count_cache_hits": count_hits})
+    assert config.requests_counted_by == "gateway"
+    publish_card(aws, tiny_model)
+    gateway = connect(Clients(config.region), config)
+    _, key = gateway.read(json.dumps({"prompt": "hit", "seed": 1}).encode(), "image/png")
+    aws.client("s3").put_object(Bucket=CACHE_BUCKET, Key=f"{CACHE_PREFIX}{key}", Body=pack([b"png"]))
+    bodies = [{"prompt": "hit", "seed": 1}, {"prompt": "a", "seed": 2}, {"prompt": "a", "seed": 2}, {"prompt": "b"}]
+    caches = [gateway.submit(json.dumps(body).encode(), "image/png").cache for body in bodies]
+    assert caches == ["hit", "miss", "coalesced", "off"]
+    assert policy_sum(aws, config) == expected
+
+
+def test_the_container_leaves_the_counts_to_the_gateway(
+    servers: ServerFactory, tiny_model: Path, tmp_path: Path
+) -> None:
+    config = gateway_config(tmp_path)
+    environment = config.container_environment
+    assert environment["SDXL_METRICS_REQUEST_COUNTS"] == "off"
+    env = {k: v for k, v in environment.items() if k != "SDXL_CACHE_S3_URI"}  # no S3 here: metrics only
+    server = servers(tiny_model, env={"SDXL_BACKEND": FAKE.format("ok"), **env})
+    server.wait_ping(200)
+    for seed in range(2):
+        assert server.invoke({"prompt": "p", "seed": seed}).status_code == 200
+    documents = wait_documents(server, 2)
+    emitted = {point.name for point in datapoints(documents)}
+    assert emitted.isdisjoint(DEMAND_COUNTS) and "ImagesGenerated" in emitted
+    read = usage_rate_metrics(config)[1]["MetricStat"]["Metric"]["MetricName"]
+    assert read in DEMAND_COUNTS and read not in emitted  # the gateway's alone
+
+
+def test_who_counts(tmp_path: Path) -> None:
+    assert load_config(write_config(tmp_path)).requests_counted_by == "container"
+    assert gateway_config(tmp_path).requests_counted_by == "gateway"
+    container = gateway_config(tmp_path, **{"autoscaling.usage_rate.requests_from": "container"})
+    assert container.requests_counted_by == "container"
+    assert "SDXL_METRICS_REQUEST_COUNTS" not in container.container_environment
+    metrics_off = gateway_config(tmp_path, environment={"SDXL_CACHE_S3_URI": CACHE, "SDXL_METRICS": "off"})
+    assert metrics_off.requests_counted_by == "gateway"  # the container's metrics are not needed
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"autoscaling.usage_rate.requests_from": "gateway"}, ["autoscaling.usage_rate.requests_from: gateway needs"]),
+        ({"gateway": GATEWAY}, ["gateway:", "SDXL_CACHE_S3_URI"]),
+        (
+            {"gateway": GATEWAY, "environment": {"SDXL_CACHE_S3_URI": CACHE, "SDXL_METRICS_REQUEST_COUNTS": "on"}},
+            ["SDXL_METRICS_REQUEST_COUNTS=on", "twice"],
+        ),
+    ],
+)
+def test_config_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, changes: dict[str, Any], words: list[str]
+) -> None:
+    assert_one_line_error(cli(capsys, "plan", str(write_config(tmp_path, **changes))), *words)
