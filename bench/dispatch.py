@@ -16,14 +16,24 @@ More than the ideal, or a response sooner than the simulated 200 ms, is impossib
 
 from __future__ import annotations
 
-import argparse
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench import servers
-from bench.harness import LoadResult, machine, median, percentile, ping_prober, run_load, save, server_timings, table
-from bench.verdict import InvalidRun, Spread, block_orders, invalid, target
+from bench.harness import (
+    LoadResult,
+    block_options,
+    machine,
+    median,
+    percentile,
+    ping_prober,
+    run_load,
+    save,
+    server_timings,
+    table,
+)
+from bench.verdict import InvalidRun, Spread, block_orders, refusing, target
 
 WORKERS, SECONDS = 12, 0.2
 LEVELS = [WORKERS, WORKERS + 2, 2 * WORKERS, 4 * WORKERS]
@@ -132,16 +142,9 @@ def report(results: dict[str, dict[int, list[dict[str, Any]]]], blocks: int, tot
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=Path("model_artifacts/tiny-sdxl"))
-    parser.add_argument("--blocks", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=240, help="requests per block and level")
-    args = parser.parse_args()
+    args = block_options(__doc__ or "", "model_artifacts/tiny-sdxl", 3, 240, "requests per block and level")
     load = machine()["load_avg_1m"]
-    try:
-        results = measure(args.model, args.blocks, args.requests)
-    except InvalidRun as exc:
-        invalid(str(exc))
+    results = refusing(lambda: measure(args.model, args.blocks, args.requests))
     report(results, args.blocks, args.requests, load)
 
 

@@ -17,15 +17,14 @@ photo-like one is impossible: "invalid run".
 
 from __future__ import annotations
 
-import argparse
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench import servers
-from bench.harness import machine, median, run_load, save, server_timings, table
-from bench.verdict import InvalidRun, Spread, block_orders, invalid, target
+from bench.harness import block_options, machine, median, run_load, save, server_timings, table
+from bench.verdict import InvalidRun, Spread, block_orders, refusing, target
 from container.backends.simulated import NOISE_VARIANTS, photo_like
 from container.encoding import encode_image
 
@@ -72,16 +71,9 @@ def measure(model: Path, blocks: int, requests: int) -> dict[str, list[tuple[flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=Path("model_artifacts/tiny-sdxl-1024"), help="allows 1024x1024")
-    parser.add_argument("--blocks", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=60, help="requests per block")
-    args = parser.parse_args()
+    args = block_options(__doc__ or "", "model_artifacts/tiny-sdxl-1024", 3, 60, "requests per block")
     load = machine()["load_avg_1m"]
-    try:
-        results = measure(args.model, args.blocks, args.requests)
-    except InvalidRun as exc:
-        invalid(str(exc))
+    results = refusing(lambda: measure(args.model, args.blocks, args.requests))
     print(
         f"\nbench/encode_overlap ({WORKERS} simulated workers x {SECONDS:.1f} s, {SIZE}x{SIZE} photo-like PNG, "
         f"concurrency {CONCURRENCY}; {args.blocks} interleaved blocks of {args.requests}; load average {load:.1f})"

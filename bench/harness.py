@@ -3,6 +3,7 @@ the machine description, and writing results to bench/results/<name>.json."""
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -178,6 +179,15 @@ def machine() -> dict[str, Any]:
         "load_avg_1m": os.getloadavg()[0],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+
+
+def block_options(doc: str, model: str, blocks: int, requests: int, requests_help: str) -> argparse.Namespace:
+    """The options of every benchmark measured in interleaved blocks: --model, --blocks, --requests."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path(model))
+    parser.add_argument("--blocks", type=int, default=blocks)
+    parser.add_argument("--requests", type=int, default=requests, help=requests_help)
+    return parser.parse_args()
 
 
 def save(name: str, result: dict[str, Any]) -> Path:

@@ -14,14 +14,13 @@ compute, is impossible: "invalid run".
 
 from __future__ import annotations
 
-import argparse
 from contextlib import ExitStack
 from pathlib import Path
 
 from bench import servers
-from bench.harness import machine, median, run_load, save, table
+from bench.harness import block_options, machine, median, run_load, save, table
 from bench.overhead import server_compute_ms
-from bench.verdict import InvalidRun, Spread, block_orders, compare, invalid, paired_ratios, target
+from bench.verdict import InvalidRun, Spread, block_orders, compare, paired_ratios, refusing, target
 
 OURS, PEER = "sdxl-inf2", "LitServe 0.2.19"
 Results = dict[str, dict[int, list[dict[str, float]]]]  # server -> concurrency -> one dict per block
@@ -92,18 +91,15 @@ def report(results: Results, blocks: int, per_block: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=Path("model_artifacts/tiny-sdxl"))
-    parser.add_argument("--blocks", type=int, default=6)
-    parser.add_argument("--per-block", type=int, default=24, help="requests per block and concurrency")
-    args = parser.parse_args()
+    args = block_options(__doc__ or "", "model_artifacts/tiny-sdxl", 6, 24, "requests per block and concurrency")
     print(f"load average before: {machine()['load_avg_1m']:.2f}")
-    try:
-        results = measure(args.model, [1, 4], args.blocks, args.per_block)
+
+    def measured() -> Results:
+        results = measure(args.model, [1, 4], args.blocks, args.requests)
         check_possible(results)
-    except InvalidRun as exc:
-        invalid(str(exc))
-    report(results, args.blocks, args.per_block)
+        return results
+
+    report(refusing(measured), args.blocks, args.requests)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, TypeVar
+
+T = TypeVar("T")
 
 MIN_BLOCKS = 6
 
@@ -29,6 +31,14 @@ def invalid(reason: str) -> NoReturn:
     """Print the one-line refusal and exit 1 (a benchmark's `main` calls this on InvalidRun)."""
     print(f"invalid run: {reason}")
     raise SystemExit(1)
+
+
+def refusing(measure: Callable[[], T]) -> T:
+    """`measure()`, or the one-line refusal and exit 1 when it finds the run impossible."""
+    try:
+        return measure()
+    except InvalidRun as exc:
+        invalid(str(exc))
 
 
 @dataclass(frozen=True)
