@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TINY   := model_artifacts/tiny-sdxl
+TINY1024 := model_artifacts/tiny-sdxl-1024
 PORT   ?= 8080
 # IMAGE_TEST=0 leaves the container image test out of `make test` (CodeBuild builds the image with
 # Docker instead). With 1, `make test` installs buildah/debootstrap where it can and runs it.
@@ -28,6 +29,9 @@ $(STAMP): pyproject.toml
 $(TINY)/manifest.json: $(STAMP)
 	$(BIN)/sdxl-inf2 tiny-model $(TINY)
 
+$(TINY1024)/manifest.json: $(STAMP)  # the same tiny SDXL allowing 1024x1024, for bench/encode_overlap
+	$(BIN)/sdxl-inf2 tiny-model $(TINY1024) --size 1024x1024
+
 tiny-model: $(TINY)/manifest.json  ## build the tiny offline SDXL once
 
 demo: $(TINY)/manifest.json  ## serve the tiny SDXL on :$(PORT) and print a working curl line
@@ -49,12 +53,13 @@ test: $(STAMP) lint
 	$(BIN)/pytest -m "not slow"
 endif
 
-bench: $(TINY)/manifest.json  ## every benchmark (a few minutes); tables printed, JSON in bench/results/
+bench: $(TINY)/manifest.json $(TINY1024)/manifest.json  ## every benchmark (~15 minutes); tables printed, JSON in bench/results/
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.overhead
 	$(BIN)/python -m bench.dispatch
 	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.encode
+	$(BIN)/python -m bench.encode_overlap --model $(TINY1024)
 	$(BIN)/python -m bench.cache_metrics
 	$(BIN)/python -m bench.local_endpoint
 	$(BIN)/python -m bench.simulate
@@ -71,4 +76,4 @@ image-test: $(STAMP) image-tools  ## build the real Dockerfile with buildah on a
 clean:  # buildah first unmounts and removes any container left in the image test's store
 	@if command -v buildah >/dev/null && [ -d $(IMAGE_STORE)/storage ]; then \
 		buildah --root $(IMAGE_STORE)/storage --runroot $(IMAGE_STORE)/run --storage-driver vfs rm --all >/dev/null || true; fi
-	rm -rf $(VENV) $(TINY) $(IMAGE_STORE) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(TINY) $(TINY1024) $(IMAGE_STORE) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -7,10 +7,10 @@ import argparse
 import time
 from typing import Any
 
-import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from bench.harness import median, save, table
+from container.backends.simulated import photo_like
 from container.encoding import encode_image
 
 SETTINGS: list[tuple[str, str, int | None, int]] = [  # label, format, quality, png level
@@ -24,15 +24,6 @@ SETTINGS: list[tuple[str, str, int | None, int]] = [  # label, format, quality, 
     ("WebP quality 75", "webp", 75, 1),
     ("WebP quality 90 (default)", "webp", 90, 1),
 ]
-
-
-def photo_like(size: int = 1024, seed: int = 0) -> Image.Image:
-    """Smooth regions, edges and fine grain, like a generated photo (pure noise would flatter no codec)."""
-    rng = np.random.default_rng(seed)
-    coarse = Image.fromarray(rng.integers(0, 256, (size // 32, size // 32, 3), dtype=np.uint8))
-    base = coarse.resize((size, size), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(6))
-    grain = rng.normal(0, 6, (size, size, 3))
-    return Image.fromarray(np.clip(np.asarray(base, dtype=np.float64) + grain, 0, 255).astype(np.uint8))
 
 
 def measure(image: Image.Image, fmt: str, quality: int | None, level: int, runs: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@ the machine description, and writing results to bench/results/<name>.json."""
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -25,6 +26,8 @@ class Sample:
     latency_s: float
     status: int
     body: bytes
+    server_timing: str | None = None  # the Server-Timing header, where the server sends one
+    finished: float = 0.0  # time.perf_counter() when the last byte was read
 
 
 @dataclass
@@ -43,6 +46,20 @@ class LoadResult:
     def latencies(self) -> list[float]:
         return [s.latency_s for s in self.samples]
 
+    def steady_throughput(self, skip: int) -> float:
+        """Completions per second after the first `skip` (the first round, which starts cold), over
+        the time they took: leaves out the start and the last job's tail, which a long run amortizes."""
+        done = sorted(s.finished for s in self.samples)
+        if len(done) <= skip + 1:
+            return float("nan")
+        return (len(done) - 1 - skip) / (done[-1] - done[skip])
+
+
+def server_timings(header: str | None) -> dict[str, float]:
+    """A Server-Timing header (`name;dur=ms, ...`) as {name: ms}."""
+    items = (item.strip().split(";dur=") for item in (header or "").split(",") if ";dur=" in item)
+    return {name: float(ms) for name, ms in items}
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -52,11 +69,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def post(conn: http.client.HTTPConnection, path: str, body: bytes, headers: dict[str, str]) -> Sample:
+    """One request; the timer starts before the send and stops after the last byte is read."""
     started = time.perf_counter()
     conn.request("POST", path, body=body, headers=headers)
     response = conn.getresponse()
     data = response.read()
-    return Sample(time.perf_counter() - started, response.status, data)
+    finished = time.perf_counter()
+    return Sample(finished - started, response.status, data, response.getheader("Server-Timing"), finished)
 
 
 def run_load(
@@ -82,7 +101,10 @@ def run_load(
             with lock:
                 if next(remaining, None) is None:
                     break
-            sample = post(conn, path, payload, headers)
+            try:
+                sample = post(conn, path, payload, headers)
+            except (OSError, http.client.HTTPException) as exc:  # a failed request, never a shorter run
+                sample = Sample(0.0, 0, f"{type(exc).__name__}: {exc}".encode(), None, time.perf_counter())
             if sample.status != 200 or sample.body[:1] == b"{":
                 conn.close()  # a sync server closes after each response anyway
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -109,9 +131,12 @@ def ping_prober(port: int, every_s: float = 0.05) -> Iterator[list[float]]:
         while not stop.is_set():
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             started = time.perf_counter()
-            conn.request("GET", "/ping")
-            conn.getresponse().read()
-            latencies.append(time.perf_counter() - started)
+            try:
+                conn.request("GET", "/ping")
+                conn.getresponse().read()
+                latencies.append(time.perf_counter() - started)
+            except (OSError, http.client.HTTPException):
+                latencies.append(float("inf"))  # a ping that failed counts as one that never came back
             conn.close()
             stop.wait(every_s)
 
@@ -154,6 +179,15 @@ def machine() -> dict[str, Any]:
         "load_avg_1m": os.getloadavg()[0],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+
+
+def block_options(doc: str, model: str, blocks: int, requests: int, requests_help: str) -> argparse.Namespace:
+    """The options of every benchmark measured in interleaved blocks: --model, --blocks, --requests."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path(model))
+    parser.add_argument("--blocks", type=int, default=blocks)
+    parser.add_argument("--requests", type=int, default=requests, help=requests_help)
+    return parser.parse_args()
 
 
 def save(name: str, result: dict[str, Any]) -> Path:

@@ -1,22 +1,26 @@
-"""The same tiny SDXL pipeline behind LitServe 0.2.19 (a peer a user might pick instead), for
-bench/peer. Usage: python -m bench.litserve_app MODEL_DIR PORT"""
+"""The same pipeline behind LitServe 0.2.19 (a peer a user might pick instead), for bench/peer
+(the tiny SDXL) and bench/overhead (`--null`: the simulated backend at 0 s, the null model).
+Usage: python -m bench.litserve_app MODEL_DIR PORT [--null]"""
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import litserve as ls
 from fastapi import Response
 
-from container.backends.torch_backend import TorchBackend
+from container.backends import import_backend
 from container.encoding import encode_image
 from container.modeldir import inspect_model_dir
 from container.schema import parse_request, resolve
 
+NULL = "--null" in sys.argv[3:]
 
-class TinySdxlApi(ls.LitAPI):  # type: ignore[misc]
+
+class SdxlApi(ls.LitAPI):  # type: ignore[misc]
     def setup(self, device: str) -> None:
-        self.model = inspect_model_dir(__import__("pathlib").Path(sys.argv[1]))
-        self.backend = TorchBackend("cpu", 1)
+        self.model = inspect_model_dir(Path(sys.argv[1]), "off")
+        self.backend = import_backend("simulated" if NULL else "torch")("cpu", 1)
         self.backend.load(self.model)
 
     def decode_request(self, request):  # type: ignore[no-untyped-def]  # LitServe reads this annotation: none = JSON body
@@ -31,5 +35,5 @@ class TinySdxlApi(ls.LitAPI):  # type: ignore[misc]
 
 
 if __name__ == "__main__":
-    server = ls.LitServer(TinySdxlApi(api_path="/invocations"), accelerator="cpu", workers_per_device=1, timeout=120)
+    server = ls.LitServer(SdxlApi(api_path="/invocations"), accelerator="cpu", workers_per_device=1, timeout=120)
     server.run(host="127.0.0.1", port=int(sys.argv[2]), generate_client_file=False, log_level="warning")

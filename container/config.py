@@ -71,6 +71,7 @@ class Settings(BaseModel):
     log_prompts: bool = Field(False, alias="SDXL_LOG_PROMPTS")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", alias="SDXL_LOG_LEVEL")
     png_compress_level: int = Field(1, ge=0, le=9, alias="SDXL_PNG_COMPRESS_LEVEL")
+    encode: Literal["thread", "inline"] = Field("thread", alias="SDXL_ENCODE")
     default_quality: int = Field(90, ge=1, le=100, alias="SDXL_DEFAULT_QUALITY")
     http_threads: int | None = Field(None, ge=2, le=4096, alias="SDXL_HTTP_THREADS")
     keepalive_s: int = Field(75, ge=0, le=3600, alias="SDXL_KEEPALIVE_S")

@@ -1,7 +1,15 @@
 """Messages between the front and a model worker, sent over the worker's own pipe.
 
-front -> worker:  GenerateJob, or None (finish and exit)
-worker -> front:  WorkerReady | WorkerFailed once after start, then JobDone | JobFailed per job
+front -> worker:  GenerateJob, or None (finish what is generated, then exit)
+worker -> front:  WorkerReady | WorkerFailed once after start, then per job either
+                  JobFailed (generation raised), or
+                  JobGenerated, then later JobDone | JobFailed (the encode) from the encoder thread
+                  (SDXL_ENCODE=inline: JobDone | JobFailed only)
+
+A worker takes the next GenerateJob as soon as it has sent JobGenerated (or the job's end), so it
+holds at most two jobs: one generating, one encoding (it announces a finished generation only
+once the previous encode is done). Messages about one job arrive in the order above; a job's JobDone
+may follow the next job's JobGenerated. A worker that dies has failed every job it holds.
 """
 
 from __future__ import annotations
@@ -28,6 +36,13 @@ class WorkerReady:
 class WorkerFailed:
     message: str
     trace: str
+
+
+@dataclass(frozen=True)
+class JobGenerated:
+    """The job's pixels are made and handed to the encoder thread: the worker takes the next job."""
+
+    job_id: int
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ def make_app(plan: ServePlan) -> Any:
             os.getpid(),
             plan.settings.png_compress_level,
             plan.settings.log_level,
+            plan.settings.encode,
         )
 
     pool = WorkerPool(plan.settings, plan.lanes, config_for)

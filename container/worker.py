@@ -1,16 +1,21 @@
 """The model worker process: pin the device, load the backend, warm up, then run jobs one by one.
 
 Started by the front with the `spawn` method (never forked: the Neuron runtime is not fork-safe, and
-the model is never loaded in the parent). This module imports only the standard library at import
-time, so the pinning environment is in place before torch or any Neuron module is imported.
-Every pipeline call happens on this process's main thread (torch on CPU is 1.5-2x slower when
-entered from changing threads).
+the model is never loaded in the parent). This module imports only the standard library (and the
+project's pure modules) at import time, so the pinning environment is in place before torch or any
+Neuron module is imported. Every pipeline call happens on this process's main thread (torch on CPU
+is 1.5-2x slower when entered from changing threads).
+
+The device must not wait for the image encoder: when a generation ends, the main thread tells the
+front it is free (JobGenerated) and hands the pixels to the encoder thread, which sends the job's
+JobDone after the encode (SDXL_ENCODE=inline encodes on the main thread, the old way).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -20,8 +25,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .devices import WorkerSlot
-from .events import GenerateJob, JobDone, JobFailed, WorkerFailed, WorkerReady
+from .events import GenerateJob, JobDone, JobFailed, JobGenerated, WorkerFailed, WorkerReady
 from .modeldir import ModelInfo
+from .schema import GenerationParams
 
 log = logging.getLogger("sdxl.worker")
 
@@ -35,13 +41,12 @@ class WorkerConfig:
     parent_pid: int
     png_compress_level: int
     log_level: str
+    encode: str = "thread"  # SDXL_ENCODE: thread (off the pipeline's critical path) | inline
 
 
 def worker_main(config: WorkerConfig, conn: Connection) -> None:
     """Process entry point (spawn target)."""
-    os.environ.update(config.slot.env)  # first: pin before anything can import torch or Neuron
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for the Hub
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")  # hides a harmless "optimum" namespace warning
+    prepare_process(config.slot)  # first: pin before anything can import torch or Neuron
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _exit_with_parent(config.parent_pid)
@@ -51,6 +56,13 @@ def worker_main(config: WorkerConfig, conn: Connection) -> None:
     backend = _start(config, conn)
     if backend is not None:
         _serve(backend, config, conn)
+
+
+def prepare_process(slot: WorkerSlot) -> None:
+    """The environment a model worker runs under (also bench/overhead's in-process baseline)."""
+    os.environ.update(slot.env)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach for the Hub
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")  # hides a harmless "optimum" namespace warning
 
 
 def _start(config: WorkerConfig, conn: Connection) -> Any:
@@ -72,29 +84,104 @@ def _start(config: WorkerConfig, conn: Connection) -> Any:
 
 
 def _serve(backend: Any, config: WorkerConfig, conn: Connection) -> None:
+    outbox = Outbox(conn)
+    encoder = Encoder(config, outbox) if config.encode == "thread" else None
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):  # the front is gone
             return
         if job is None:
-            return
-        conn.send(_run(backend, job, config))
+            break
+        result = _generate(backend, job)
+        if isinstance(result, JobFailed):
+            outbox.send(result)
+        elif encoder is None:  # SDXL_ENCODE=inline: the worker is free only after the encode
+            outbox.send(result.encode(config))
+        else:  # free for the next job now; the encoder thread sends JobDone
+            encoder.hand_over(result)
+    if encoder is not None:
+        encoder.finish()  # a graceful stop: what is generated is still encoded and sent
 
 
-def _run(backend: Any, job: GenerateJob, config: WorkerConfig) -> JobDone | JobFailed:
+@dataclass
+class Generated:
+    """A job whose pixels are ready, on its way to the encoder."""
+
+    job_id: int
+    params: GenerationParams
+    images: list[Any]
+    inference_ms: float
+
+    def encode(self, config: WorkerConfig) -> JobDone | JobFailed:
+        started = time.perf_counter()
+        try:
+            encoded = _encode_all(self.images, self.params.output_format, self.params.quality, config)
+        except Exception as exc:
+            return JobFailed(self.job_id, type(exc).__name__, _one_line(exc), traceback.format_exc())
+        timings = {"inference": self.inference_ms, "encode": (time.perf_counter() - started) * 1e3}
+        return JobDone(self.job_id, encoded, timings)
+
+
+def _generate(backend: Any, job: GenerateJob) -> Generated | JobFailed:
     params = job.params
     try:
         started = time.perf_counter()
         images = backend.generate(params)
-        generated = time.perf_counter()
+        inference_ms = (time.perf_counter() - started) * 1e3
         if len(images) < params.num_images:
             raise RuntimeError(f"backend returned {len(images)} images, {params.num_images} requested")
-        encoded = _encode_all(images[: params.num_images], params.output_format, params.quality, config)
     except Exception as exc:
         return JobFailed(job.job_id, type(exc).__name__, _one_line(exc), traceback.format_exc())
-    timings = {"inference": (generated - started) * 1e3, "encode": (time.perf_counter() - generated) * 1e3}
-    return JobDone(job.job_id, encoded, timings)
+    return Generated(job.job_id, params, images[: params.num_images], inference_ms)
+
+
+class Outbox:
+    """The pipe to the front, shared by the main thread and the encoder thread."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def send(self, message: object) -> None:
+        with self.lock:
+            self.conn.send(message)
+
+
+class Encoder:
+    """The encoder thread: encodes one finished job while the main thread generates the next.
+
+    One job at a time: a generation that ends while the previous encode still runs waits for it
+    before the worker says it is free, so a worker holds at most two jobs (one generating, one
+    encoding) and a backend faster than its encodes cannot pile up images. Pillow releases the GIL
+    while it compresses.
+    """
+
+    def __init__(self, config: WorkerConfig, outbox: Outbox) -> None:
+        self.config, self.outbox = config, outbox
+        self.jobs: queue.SimpleQueue[Generated | None] = queue.SimpleQueue()
+        self.idle = threading.Semaphore(1)
+        self.thread = threading.Thread(target=self._run, name="encoder", daemon=True)
+        self.thread.start()
+
+    def hand_over(self, generated: Generated) -> None:
+        """Tell the front the worker is free (JobGenerated: always before the job's JobDone), then
+        queue the encode; first wait for the previous encode to end."""
+        self.idle.acquire()
+        self.outbox.send(JobGenerated(generated.job_id))
+        self.jobs.put(generated)
+
+    def finish(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+
+    def _run(self) -> None:
+        while (generated := self.jobs.get()) is not None:
+            try:
+                self.outbox.send(generated.encode(self.config))
+            except OSError:  # the front is gone; the main thread sees it too
+                return
+            self.idle.release()
 
 
 def _encode_all(images: list[Any], fmt: str, quality: int | None, config: WorkerConfig) -> list[bytes]:
