@@ -69,6 +69,8 @@ def _outcome(response: Response, entry: dict[str, Any]) -> RequestOutcome:
 
 
 def _emit_request_log(entry: dict[str, Any], params: GenerationParams | None, log_prompts: bool) -> None:
+    if not log.isEnabledFor(logging.INFO):  # SDXL_LOG_LEVEL above info: build nothing
+        return
     if params is not None:
         entry["parameters"] = params.echo(include_prompts=log_prompts)
     log.info("request", extra=entry)
