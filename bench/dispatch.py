@@ -2,14 +2,18 @@
 
 12 simulated workers x 200 ms (SDXL_BACKEND=simulated: sleeps like a busy chip, no CPU), so the ideal
 is 60 requests/s. A closed loop at concurrency W = 12 (what SageMaker async sends when
-MaxConcurrentInvocationsPerInstance is the worker count), W + 2, 2W and 4W, against sdxl-inf2 and
-against the naive alternative (gunicorn sync workers, one model each, kernel accept balancing).
-Both servers are up for the whole run and measured in interleaved blocks.
+MaxConcurrentInvocationsPerInstance is the worker count), W + 2, 2W and 4W, against three designs:
+sdxl-inf2; its own worker pool under a bare WSGI callable (bench/bare_front: no Flask, metrics or
+request log, so the difference is what the app layer costs); and the naive alternative (gunicorn
+sync workers, one model each, kernel accept balancing). All three are up for the whole run and
+measured in interleaved blocks.
 
 Per design and concurrency: throughput over the ideal at steady state (completions after the first
-round over the time they took), p50/p99 queue wait, /ping p50/p99 probed every 50 ms, and where a
-request's time goes beyond the simulated 200 ms (sdxl-inf2 reports queue, inference, encode and total
-per request: the rest is the front and the two pipe hops, then HTTP in and out).
+round over the time they took); the worker time lost per job (W / throughput - 200 ms: at
+concurrency W, the round trip a worker waits through between jobs); the server's CPU per request
+(all its processes, /ping probes included); p50/p99 queue wait; /ping p50/p99 probed every 50 ms;
+and where a request's time goes beyond the simulated 200 ms (sdxl-inf2 reports queue, inference,
+encode and total per request: the rest is the front and the two pipe hops, then HTTP in and out).
 Targets: >= 0.985 of ideal at W, >= 0.99 at W + 2, /ping p99 <= 50 ms.
 More than the ideal, or a response sooner than the simulated 200 ms, is impossible: "invalid run".
 """
@@ -37,20 +41,25 @@ from bench.verdict import InvalidRun, Spread, block_orders, refusing, target
 
 WORKERS, SECONDS = 12, 0.2
 LEVELS = [WORKERS, WORKERS + 2, 2 * WORKERS, 4 * WORKERS]
-OURS, NAIVE = "sdxl-inf2", "naive (gunicorn 12 sync workers)"
+OURS, BARE, NAIVE = "sdxl-inf2", "sdxl-inf2 pool, bare WSGI front", "naive (gunicorn 12 sync workers)"
 
 
 def one_block(port: int, concurrency: int, total: int, reports_timings: bool) -> dict[str, Any]:
+    cpu_before = servers.cpu_seconds(port)
     with ping_prober(port) as pings:
-        result = run_load(port, total, concurrency)  # raw PNG from both; sdxl-inf2's timings come in Server-Timing
+        result = run_load(port, total, concurrency)  # raw PNG from all; sdxl-inf2's timings come in Server-Timing
+    cpu_ms = (servers.cpu_seconds(port) - cpu_before) / total * 1e3
     check_possible(result)
-    efficiency = result.steady_throughput(skip=min(concurrency, WORKERS) - 1) / (WORKERS / SECONDS)
+    throughput = result.steady_throughput(skip=min(concurrency, WORKERS) - 1)
+    efficiency = throughput / (WORKERS / SECONDS)
     if efficiency > 1.01:
         raise InvalidRun(f"{efficiency:.3f} of the ideal: faster than {WORKERS} workers x {SECONDS} s can be")
-    block = {"efficiency": efficiency, "ping_ms": [p * 1e3 for p in pings]}
+    lost_ms = (WORKERS / throughput - SECONDS) * 1e3
+    block: dict[str, Any] = {"efficiency": efficiency, "lost_ms_per_job": lost_ms, "cpu_ms_per_request": cpu_ms}
+    block["ping_ms"] = [p * 1e3 for p in pings]
     if reports_timings:
         block.update(breakdown(result))
-    else:  # the naive server reports nothing: its wait is the latency beyond the device time
+    else:  # the bare front and the naive server report nothing: their wait is the latency beyond the device time
         block["queue_ms"] = [max(0.0, s.latency_s - SECONDS) * 1e3 for s in result.samples]
     return block
 
@@ -90,6 +99,7 @@ def measure(model: Path, blocks: int, total: int) -> dict[str, dict[int, list[di
     with ExitStack() as stack:
         ports = {
             OURS: stack.enter_context(servers.sdxl_inf2(model, env)),
+            BARE: stack.enter_context(servers.bare_front(model, env)),
             NAIVE: stack.enter_context(servers.gunicorn("bench.naive_app:app", WORKERS, "sync", naive_env)),
         }
         for port in ports.values():
@@ -104,7 +114,8 @@ def measure(model: Path, blocks: int, total: int) -> dict[str, dict[int, list[di
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     pooled = {key: [v for run in runs for v in run[key]] for key in runs[0] if key.endswith("_ms")}
-    summary: dict[str, Any] = {"efficiency": [run["efficiency"] for run in runs]}
+    summary: dict[str, Any] = {key: [run[key] for run in runs] for key in ("efficiency", "lost_ms_per_job")}
+    summary["cpu_ms_per_request"] = [run["cpu_ms_per_request"] for run in runs]
     for key, values in pooled.items():
         summary[key] = {"p50": median(values), "p99": percentile(values, 99)}
     return summary
@@ -121,13 +132,17 @@ def report(results: dict[str, dict[int, list[dict[str, Any]]]], blocks: int, tot
             name,
             c,
             Spread.of(s["efficiency"]).text(),
+            Spread.of(s["lost_ms_per_job"]).text(1),
+            Spread.of(s["cpu_ms_per_request"]).text(2),
             f"{s['queue_ms']['p50']:.1f} / {s['queue_ms']['p99']:.1f}",
             f"{s['ping_ms']['p50']:.1f} / {s['ping_ms']['p99']:.1f}",
         ]
         for name, levels in summaries.items()
         for c, s in levels.items()
     ]
-    print(table(["design", "concurrency", "throughput / ideal", "queue wait p50 / p99 ms", "/ping p50 / p99 ms"], rows))
+    headers = ["design", "concurrency", "throughput / ideal", "worker time lost per job, ms"]
+    headers += ["server CPU per request, ms", "queue wait p50 / p99 ms", "/ping p50 / p99 ms"]
+    print(table(headers, rows))
     print("\nsdxl-inf2, where a request's time goes beyond the simulated 200 ms (p50 / p99 ms)")
     parts = ["worker_ms", "front_ms", "http_ms"]
     rows = [[c] + [f"{s[p]['p50']:.2f} / {s[p]['p99']:.2f}" for p in parts] for c, s in summaries[OURS].items()]

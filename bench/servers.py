@@ -1,5 +1,6 @@
 """The servers the benchmarks start, each as a context manager that yields its port and kills the
-whole process group afterwards: sdxl-inf2 itself, any WSGI app under gunicorn, and LitServe."""
+whole process group afterwards: sdxl-inf2 itself, its pool under a bare WSGI front, any WSGI app
+under gunicorn, and LitServe. `cpu_seconds(port)` is the CPU time a running one has used."""
 
 from __future__ import annotations
 
@@ -10,26 +11,45 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+
+import psutil
 
 from bench.harness import wait_ready
 from tests.server import ROOT, Server, free_port
 
 LOGS = Path(__file__).resolve().parent / "results" / "logs"
+_ROOTS: dict[int, int] = {}  # port -> pid of the server's first process, while it runs
+
+
+def cpu_seconds(port: int) -> float:
+    """User + system CPU time used so far by the server on `port`: its first process and every live
+    descendant (gunicorn master, front, model workers)."""
+    root = psutil.Process(_ROOTS[port])
+    times = [p.cpu_times() for p in [root, *root.children(recursive=True)]]
+    return sum(t.user + t.system for t in times)
 
 
 @contextmanager
-def sdxl_inf2(model: Path, env: dict[str, str]) -> Iterator[int]:
-    """The real server (`serve`: gunicorn, front, spawned workers); yields once /ping is 200."""
+def sdxl_inf2(model: Path, env: dict[str, str], command: list[str] | None = None) -> Iterator[int]:
+    """The real server (`serve`: gunicorn, front, spawned workers), or `command` started the same
+    way; yields once /ping is 200."""
     LOGS.mkdir(parents=True, exist_ok=True)
-    server = Server(model, LOGS, env=env)
+    server = Server(model, LOGS, env=env, command=command)
+    _ROOTS[server.port] = server.proc.pid
     try:
         server.wait_ping(200, timeout=300)
         yield server.port
     finally:
+        _ROOTS.pop(server.port, None)
         server.stop()
         server.close()
+
+
+def bare_front(model: Path, env: dict[str, str]) -> AbstractContextManager[int]:
+    """sdxl-inf2's pool under bench/bare_front's bare WSGI callable instead of the Flask app."""
+    return sdxl_inf2(model, env, [sys.executable, "-m", "bench.bare_front", "--model-dir", str(model)])
 
 
 @contextmanager
@@ -40,7 +60,7 @@ def gunicorn(app: str, workers: int, worker_class: str, env: dict[str, str]) -> 
     if worker_class == "gthread":  # (threads > 1 would turn sync workers into gthread ones)
         command += ["--threads", "4"]
     command += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
-    with _group(command, env, lambda: wait_ready(port, timeout_s=300)):
+    with _group(command, env, lambda: wait_ready(port, timeout_s=300), port):
         yield port
 
 
@@ -49,20 +69,22 @@ def litserve(model: Path, null: bool) -> Iterator[int]:
     """bench/litserve_app (the tiny SDXL, or the null model); yields once /health is 200."""
     port = free_port()
     command = [sys.executable, "-m", "bench.litserve_app", str(model), str(port)] + (["--null"] * null)
-    with _group(command, {"SDXL_SIMULATED_SECONDS": "0"}, lambda: _wait_health(port)):
+    with _group(command, {"SDXL_SIMULATED_SECONDS": "0"}, lambda: _wait_health(port), port):
         yield port
 
 
 @contextmanager
-def _group(command: list[str], env: dict[str, str], ready: Callable[[], None]) -> Iterator[None]:
+def _group(command: list[str], env: dict[str, str], ready: Callable[[], None], port: int) -> Iterator[None]:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     proc = subprocess.Popen(
         command, env=full_env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    _ROOTS[port] = proc.pid
     try:
         ready()
         yield
     finally:
+        _ROOTS.pop(port, None)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
 

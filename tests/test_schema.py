@@ -12,7 +12,7 @@ from container.errors import BadRequest, NotAcceptable
 from container.manifest import Defaults, Shape
 from container.modeldir import ModelInfo
 from container.negotiation import check_image_count, negotiate
-from container.schema import parse_request, resolve
+from container.schema import GenerationParams, parse_request, resolve
 
 MODEL = ModelInfo(
     Path("/m"),
@@ -95,3 +95,16 @@ def test_negotiation_refusals() -> None:
     with pytest.raises(NotAcceptable, match="application/json"):
         check_image_count(negotiate(accept("image/png"), None), 2)
     check_image_count(negotiate(accept("application/json"), None), 2)
+
+
+def test_the_echo_is_every_field_as_a_plain_value() -> None:
+    """echo() copies the fields shallowly (it runs per request); any field that is not a plain value
+    would differ from asdict's deep copy here."""
+    from dataclasses import asdict
+
+    params = GenerationParams("a cat", None, "blurry", None, 2, 5.0, 42, 64, 64, 1, "euler", "png", None, "64x64")
+    assert params.echo() == asdict(params)
+    assert list(params.echo()) == list(asdict(params))  # same order as the fields
+    assert params.echo(include_prompts=False) == {k: v for k, v in asdict(params).items() if "prompt" not in k}
+    params.echo()["seed"] = 0
+    assert params.seed == 42
