@@ -27,8 +27,15 @@ def cpu_seconds(port: int) -> float:
     """User + system CPU time used so far by the server on `port`: its first process and every live
     descendant (gunicorn master, front, model workers)."""
     root = psutil.Process(_ROOTS[port])
-    times = [p.cpu_times() for p in [root, *root.children(recursive=True)]]
-    return sum(t.user + t.system for t in times)
+    return sum(_cpu(p) for p in [root, *root.children(recursive=True)])
+
+
+def _cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:  # ended since it was listed: its time is gone with it
+        return 0.0
+    return float(times.user + times.system)
 
 
 @contextmanager
