@@ -37,6 +37,7 @@ import boto3
 import psutil
 
 from bench.harness import save, table
+from bench.servers import process_cpu_seconds
 from tests.aws import write_config
 from tests.local_stack import LocalStack, boto3_pointed_at
 
@@ -127,11 +128,6 @@ def invalid(result: dict[str, Any]) -> str | None:
     return None
 
 
-def cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
-
-
 def run_level(model: Path, concurrency: int, count: int, folder: Path) -> dict[str, Any]:
     level = folder / f"c{concurrency}-{uuid.uuid4().hex[:6]}"
     level.mkdir()
@@ -143,11 +139,11 @@ def run_level(model: Path, concurrency: int, count: int, folder: Path) -> dict[s
             )
             endpoint = psutil.Process(stack.proc.pid)
             moto = next(p for p in endpoint.children() if "moto_process" in " ".join(p.cmdline()))
-            before = cpu_seconds(endpoint), cpu_seconds(moto)
+            before = process_cpu_seconds(endpoint), process_cpu_seconds(moto)
             result = measure(stack, count)
             sent = count + 2 * WORKERS
-            cpu = {"endpoint_cpu_ms": (cpu_seconds(endpoint) - before[0]) / sent * 1e3}
-            cpu["moto_cpu_ms"] = (cpu_seconds(moto) - before[1]) / sent * 1e3
+            cpu = {"endpoint_cpu_ms": (process_cpu_seconds(endpoint) - before[0]) / sent * 1e3}
+            cpu["moto_cpu_ms"] = (process_cpu_seconds(moto) - before[1]) / sent * 1e3
         stack.stop()
     finally:
         stack.close()

@@ -27,10 +27,11 @@ def cpu_seconds(port: int) -> float:
     """User + system CPU time used so far by the server on `port`: its first process and every live
     descendant (gunicorn master, front, model workers)."""
     root = psutil.Process(_ROOTS[port])
-    return sum(_cpu(p) for p in [root, *root.children(recursive=True)])
+    return sum(process_cpu_seconds(p) for p in [root, *root.children(recursive=True)])
 
 
-def _cpu(process: psutil.Process) -> float:
+def process_cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU time of one process (0 if it has ended)."""
     try:
         times = process.cpu_times()
     except psutil.NoSuchProcess:  # ended since it was listed: its time is gone with it
