@@ -16,6 +16,8 @@ and where a request's time goes beyond the simulated 200 ms (sdxl-inf2 reports q
 encode and total per request: the rest is the front and the two pipe hops, then HTTP in and out).
 Targets: >= 0.985 of ideal at W, >= 0.99 at W + 2, /ping p99 <= 50 ms.
 More than the ideal, or a response sooner than the simulated 200 ms, is impossible: "invalid run".
+The steady-state window's edges allow 1% over the ideal before refusing, so the worker time lost
+per job can print down to -2 ms; a negative value there is that edge noise, never a gain.
 """
 
 from __future__ import annotations
