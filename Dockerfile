@@ -38,13 +38,10 @@ RUN python pins.py constraints > base-constraints.txt \
 
 # Then the project itself, without touching any dependency.
 COPY README.md ./
+# sdxl_inf2/container and sdxl_inf2/compile are links to the two folders beside it.
 COPY sdxl_inf2 ./sdxl_inf2
-COPY compile ./compile
 COPY container ./container
-COPY deploy ./deploy
-COPY gateway ./gateway
-COPY local_endpoint ./local_endpoint
-COPY simulator ./simulator
+COPY compile ./compile
 RUN python -m pip install --no-cache-dir --no-deps -c base-constraints.txt . \
  && python pins.py check base-constraints.txt \
  && rm -rf build ./*.egg-info

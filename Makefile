@@ -40,7 +40,7 @@ demo: $(TINY)/manifest.json  ## serve the tiny SDXL on :$(PORT) and print a work
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy container compile sdxl_inf2 deploy gateway local_endpoint simulator bench serve.py image $(IMAGE_TESTS)
+	$(BIN)/mypy sdxl_inf2 bench serve.py image $(IMAGE_TESTS)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck scripts/*.sh tests/image/*.sh .ci/run
 

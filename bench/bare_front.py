@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from container.invocation import parse_accept, read_invocation
-from container.jobs import Job
-from container.logs import configure_logging
-from container.runtime import Runtime
-from container.server import GunicornServer, ServePlan, make_app
+from sdxl_inf2.container.jobs import Job
+from sdxl_inf2.container.logs import configure_logging
+from sdxl_inf2.container.runtime import Runtime
+from sdxl_inf2.container.server import GunicornServer, ServePlan, make_app
+from sdxl_inf2.core.invocation import read_invocation
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -38,7 +38,7 @@ def bare(flask_app: Any) -> WsgiApp:
         if environ["PATH_INFO"] != "/invocations":
             return flask_app(environ, start_response)  # type: ignore[no-any-return]
         raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        invocation = read_invocation(json.loads(raw), parse_accept(environ.get("HTTP_ACCEPT")), runtime.model)
+        invocation = read_invocation(json.loads(raw), environ.get("HTTP_ACCEPT"), runtime.model)
         job = Job(invocation.params, uuid.uuid4().hex, runtime.settings.request_timeout_s)
         image = runtime.pool.submit(job).wait().images[0]
         start_response("200 OK", [("Content-Type", invocation.plan.mimetype), ("Content-Length", str(len(image)))])

@@ -18,20 +18,20 @@ from pathlib import Path
 
 
 def main() -> None:
-    from container.config import load_settings
-    from container.devices import plan_workers
-    from container.worker import prepare_process
+    from sdxl_inf2.container.config import load_settings
+    from sdxl_inf2.container.devices import plan_workers
+    from sdxl_inf2.container.worker import prepare_process
 
     model_dir, body = Path(sys.argv[1]), json.loads(sys.argv[2])
     slot = plan_workers("cpu")[0]  # a server on this machine runs one CPU worker
     prepare_process(slot)
     settings = load_settings()
 
-    from container.backends import import_backend
-    from container.backends.base import warmup_params
-    from container.encoding import encode_image
-    from container.modeldir import inspect_model_dir
-    from container.schema import parse_request, resolve
+    from sdxl_inf2.container.backends import import_backend
+    from sdxl_inf2.container.backends.base import warmup_params
+    from sdxl_inf2.container.encoding import encode_image
+    from sdxl_inf2.core.modeldir import inspect_model_dir
+    from sdxl_inf2.core.schema import parse_request, resolve
 
     model = inspect_model_dir(model_dir)
     backend = import_backend("torch")(slot.device, 1)

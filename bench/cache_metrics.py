@@ -22,11 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.harness import median, save, table
-from container.cache.disk import DiskStore
-from container.cache.entry import pack, unpack
-from container.cache.key import request_key
-from container.metrics import MetricsEmitter, RequestOutcome
-from container.schema import GenerationParams
+from sdxl_inf2.container.cache.disk import DiskStore
+from sdxl_inf2.container.metrics import MetricsEmitter, RequestOutcome
+from sdxl_inf2.core.cache.entry import pack, unpack
+from sdxl_inf2.core.cache.key import request_key
+from sdxl_inf2.core.schema import GenerationParams
 
 PARAMS = GenerationParams("a photo of a cat", None, None, None, 30, 5.0, 42, 1024, 1024, 1, "default", "png", None)
 TIMINGS = {"queue": 1.0, "inference": 9700.0, "encode": 40.0, "total": 9742.0}

@@ -10,8 +10,8 @@ from typing import Any
 from PIL import Image
 
 from bench.harness import median, save, table
-from container.backends.simulated import photo_like
-from container.encoding import encode_image
+from sdxl_inf2.container.backends.simulated import photo_like
+from sdxl_inf2.container.encoding import encode_image
 
 SETTINGS: list[tuple[str, str, int | None, int]] = [  # label, format, quality, png level
     ("PNG compress_level 0", "png", None, 0),

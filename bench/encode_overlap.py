@@ -25,8 +25,8 @@ from typing import Any
 from bench import servers
 from bench.harness import block_options, machine, median, run_load, save, server_timings, table
 from bench.verdict import InvalidRun, Spread, block_orders, refusing, target
-from container.backends.simulated import NOISE_VARIANTS, photo_like
-from container.encoding import encode_image
+from sdxl_inf2.container.backends.simulated import NOISE_VARIANTS, photo_like
+from sdxl_inf2.container.encoding import encode_image
 
 WORKERS, SECONDS, CONCURRENCY, SIZE = 4, 1.0, 6, 1024
 BODY: dict[str, Any] = {"prompt": "a photo of a cat", "seed": 42, "height": SIZE, "width": SIZE}

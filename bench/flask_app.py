@@ -11,10 +11,10 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
-from container.backends.simulated import SimulatedBackend
-from container.encoding import encode_image
-from container.modeldir import inspect_model_dir
-from container.schema import parse_request, resolve
+from sdxl_inf2.container.backends.simulated import SimulatedBackend
+from sdxl_inf2.container.encoding import encode_image
+from sdxl_inf2.core.modeldir import inspect_model_dir
+from sdxl_inf2.core.schema import parse_request, resolve
 
 MODEL = inspect_model_dir(Path(os.environ["BENCH_MODEL_DIR"]), "off")
 BACKEND = SimulatedBackend("cpu", 1)

@@ -9,10 +9,10 @@ from typing import Any
 import litserve as ls
 from fastapi import Response
 
-from container.backends import import_backend
-from container.encoding import encode_image
-from container.modeldir import inspect_model_dir
-from container.schema import parse_request, resolve
+from sdxl_inf2.container.backends import import_backend
+from sdxl_inf2.container.encoding import encode_image
+from sdxl_inf2.core.modeldir import inspect_model_dir
+from sdxl_inf2.core.schema import parse_request, resolve
 
 NULL = "--null" in sys.argv[3:]
 

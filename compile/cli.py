@@ -7,8 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from container.manifest import Defaults, ManifestError, Shape
-from container.modeldir import ModelDirError
+from sdxl_inf2.core.manifest import Defaults, ManifestError, Shape
+from sdxl_inf2.core.modeldir import ModelDirError
 
 from .config import CompileConfigError, load_compile_config
 from .neuron_export import MIN_FREE_GB, CompileError, compile_all, describe, model_reference, plan_jobs
@@ -175,7 +175,7 @@ def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def parse_shares(text: str) -> dict[str, float]:
-    from container.variants import VariantPlanError, parse_weights
+    from sdxl_inf2.core.variants import VariantPlanError, parse_weights
 
     try:
         shares = parse_weights(text)

@@ -8,10 +8,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from container.guidance import CompiledBatch, names_an_lcm
-from container.manifest import Defaults, Shape
-from container.schedulers import SCHEDULERS
-from container.validation import first_problem
+from sdxl_inf2.core.guidance import CompiledBatch, names_an_lcm
+from sdxl_inf2.core.manifest import Defaults, Shape
+from sdxl_inf2.core.schedulers import SCHEDULERS
+from sdxl_inf2.core.validation import first_problem
 
 
 class CompileConfigError(Exception):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 from pathlib import Path
 
-from container.manifest import (
+from sdxl_inf2.core.manifest import (
     MANIFEST_NAME,
     Defaults,
     LoraEntry,
@@ -19,7 +19,7 @@ from container.manifest import (
     write_manifest,
     write_variants_manifest,
 )
-from container.modeldir import ModelDirError, default_diffusers_shape, is_compiled, read_compiled_layout
+from sdxl_inf2.core.modeldir import ModelDirError, default_diffusers_shape, is_compiled, read_compiled_layout
 
 VERSIONED = ("optimum-neuron", "torch-neuronx", "diffusers", "transformers", "torch")
 

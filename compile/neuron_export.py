@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from container.manifest import LoraEntry, Shape, write_manifest
-from container.modeldir import ModelDirError, read_compiled_layout
+from sdxl_inf2.core.manifest import LoraEntry, Shape, write_manifest
+from sdxl_inf2.core.modeldir import ModelDirError, read_compiled_layout
 
 from .config import CompileConfig
 from .describe import compiled_fields, write_variants_root

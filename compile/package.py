@@ -23,8 +23,8 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from container.manifest import MANIFEST_NAME
-from container.modeldir import MODEL_INDEX, ModelDirError, inspect_model_dir
+from sdxl_inf2.core.manifest import MANIFEST_NAME
+from sdxl_inf2.core.modeldir import MODEL_INDEX, ModelDirError, inspect_model_dir
 
 from .describe import variant_folders, write_variants_root
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from container.manifest import write_manifest
+from sdxl_inf2.core.manifest import write_manifest
 
 # Words whose BPE merges are in the vocabulary; every other word falls back to byte tokens.
 _WORDS = ("photo", "cat", "of", "the", "dog")

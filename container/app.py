@@ -15,18 +15,19 @@ from flask import Flask, Response, g, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
-from . import errors
+from sdxl_inf2.core import errors
+from sdxl_inf2.core.headers import CUSTOM_ATTRIBUTES, INFERENCE_ID
+from sdxl_inf2.core.invocation import read_invocation
+from sdxl_inf2.core.modeldir import Variant
+from sdxl_inf2.core.negotiation import JSON, ResponsePlan, check_json_body
+from sdxl_inf2.core.schema import GenerationParams
+
 from .body import read_json
 from .cache import ResultCache
 from .finish import finish_request
-from .headers import CUSTOM_ATTRIBUTES, INFERENCE_ID
-from .invocation import read_invocation
 from .jobs import Job, JobResult
-from .modeldir import Variant
-from .negotiation import JSON, ResponsePlan, check_json_body
 from .pool import WorkerPool
 from .runtime import Runtime, request_runtime
-from .schema import GenerationParams
 
 log = logging.getLogger("sdxl.request")
 _VALID_ID = re.compile(r"[\x21-\x7e]{1,64}")
@@ -74,7 +75,8 @@ def _describe(variant: Variant) -> dict[str, Any]:
 
 def invocations(runtime: Runtime) -> Response:
     check_json_body(request.content_type)
-    invocation = read_invocation(read_json(runtime.settings.max_body_bytes), request.accept_mimetypes, runtime.model)
+    body = read_json(runtime.settings.max_body_bytes)
+    invocation = read_invocation(body, request.headers.get("Accept"), runtime.model)
     plan, params = invocation.plan, invocation.params
     g.params = params
     cache = runtime.cache

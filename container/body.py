@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import request
 
-from . import errors
-from .invocation import parse_json
+from sdxl_inf2.core import errors
+from sdxl_inf2.core.invocation import parse_json
 
 
 def read_json(limit: int) -> Any:

@@ -7,44 +7,19 @@ variable, never a traceback. SageMaker's own variables keep their names; ours ar
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .variants import parse_worker_plan
+from sdxl_inf2.core.metrics import NAMESPACE
+from sdxl_inf2.core.settings import ConfigError, DimensionValue, Namespace, S3Prefix, from_environment
+from sdxl_inf2.core.variants import parse_worker_plan
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
 
 DEFAULT_MODEL_DIR = Path("/opt/ml/model")
-# kind -> (pattern, what a user should write): what CloudWatch accepts for a namespace and a
-# dimension value (aws-embedded-metrics' validator applies the same rules), and an S3 prefix.
-_FORMS = {
-    "namespace": (r"[a-zA-Z0-9._#:/-]{1,255}", "letters, digits and . _ # : / -, at most 255"),
-    "dimension": (r"[\x21-\x39\x3b-\x7e][\x20-\x7e]{0,254}", "printable ASCII, not starting with ':'"),
-    "s3_prefix": (r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", "s3://bucket/prefix/"),
-}
-
-
-def in_form(kind: str) -> AfterValidator:
-    """A string check whose error says what to write (`expected ...`), not the regular expression."""
-    pattern, form = _FORMS[kind]
-
-    def check(value: str) -> str:
-        if not re.fullmatch(pattern, value):
-            raise ValueError(f"expected {form}")
-        return value
-
-    return AfterValidator(check)
-
-
-Namespace = Annotated[str, in_form("namespace")]
-DimensionValue = Annotated[str, in_form("dimension")]
-S3Prefix = Annotated[str, in_form("s3_prefix")]
-
-
-class ConfigError(Exception):
-    """A setting has a bad value; the message is one line naming the variable."""
 
 
 class Settings(BaseModel):
@@ -76,7 +51,7 @@ class Settings(BaseModel):
     http_threads: int | None = Field(None, ge=2, le=4096, alias="SDXL_HTTP_THREADS")
     keepalive_s: int = Field(75, ge=0, le=3600, alias="SDXL_KEEPALIVE_S")
     metrics: Literal["on", "off"] = Field("on", alias="SDXL_METRICS")
-    metrics_namespace: Namespace = Field("SdxlInf2", alias="SDXL_METRICS_NAMESPACE")
+    metrics_namespace: Namespace = Field(NAMESPACE, alias="SDXL_METRICS_NAMESPACE")
     metrics_endpoint_name: DimensionValue = Field("unknown", alias="SDXL_METRICS_ENDPOINT_NAME")
     metrics_variant_name: DimensionValue = Field("AllTraffic", alias="SDXL_METRICS_VARIANT_NAME")
     # off: the gateway counts requests at arrival (deploy sets it), so the container leaves them out
@@ -118,25 +93,3 @@ def load_settings(environ: Mapping[str, str] | None = None, model_dir: Path | No
     """Settings from `environ` (default os.environ); `model_dir` (from --model-dir) wins over SM_MODEL_DIR."""
     overrides: dict[str, object] = {"SM_MODEL_DIR": model_dir} if model_dir is not None else {}
     return from_environment(Settings, os.environ if environ is None else environ, overrides)
-
-
-SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
-
-
-def from_environment(
-    model: type[SettingsModel], environ: Mapping[str, str], overrides: Mapping[str, object] | None = None
-) -> SettingsModel:
-    """`model`'s fields from the variables named by their aliases (empty ones ignored); ConfigError
-    naming the variable and its value otherwise. The gateway's settings are read with this too."""
-    aliases = {field.alias for field in model.model_fields.values() if field.alias}
-    values: dict[str, object] = {k: v for k, v in environ.items() if k in aliases and v != ""}
-    values.update(overrides or {})
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "settings"
-        if first["type"] == "missing":
-            raise ConfigError(f"{name}: required, not set") from None
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{name}={values.get(name)!r}: {message}") from None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .schema import GenerationParams
+from sdxl_inf2.core.schema import GenerationParams
 
 
 @dataclass(frozen=True)

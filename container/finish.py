@@ -14,10 +14,11 @@ from typing import Any
 
 from flask import Response, g, request
 
-from .headers import CUSTOM_ATTRIBUTES
+from sdxl_inf2.core.headers import CUSTOM_ATTRIBUTES
+from sdxl_inf2.core.schema import GenerationParams
+
 from .metrics import RequestOutcome
 from .runtime import Runtime
-from .schema import GenerationParams
 
 log = logging.getLogger("sdxl.request")
 

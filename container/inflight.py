@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import ServingError
+from sdxl_inf2.core.errors import ServingError
+
 from .jobs import Job, JobResult
 
 Store = Callable[[str, list[bytes]], None]  # writes a finished result to the cache

@@ -8,8 +8,8 @@ from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
-from .errors import RequestTimeout
-from .schema import GenerationParams
+from sdxl_inf2.core.errors import RequestTimeout
+from sdxl_inf2.core.schema import GenerationParams
 
 _ids = itertools.count(1)
 

@@ -2,7 +2,7 @@
 
 SageMaker ships container stdout to CloudWatch Logs, which turns each EMF document into metric
 datapoints; the usage-rate autoscaling policy (deploy/autoscaling.py) reads NumberOfInferenceRequests
-from them. The names below must equal those in deploy/metrics.py (tests/test_metrics.py checks it,
+from them. The names below must equal those in core/metrics.py (tests/test_metrics.py checks it,
 and checks the policy against what a real server prints); the container image does not ship deploy/.
 
 Per inference request (a request that passed validation), one document in NAMESPACE with the
@@ -24,38 +24,29 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sdxl_inf2.core.metrics import (
+    CACHE_HITS,
+    CACHE_MISSES,
+    COALESCED,
+    COUNT,
+    DEMAND_COUNTS,
+    ENDPOINT_DIMENSION,
+    ERROR_CLASS_DIMENSION,
+    ERRORS,
+    IMAGES_GENERATED,
+    MILLISECONDS,
+    MODEL_VARIANT_DIMENSION,
+    REQUESTS,
+    TIMING_METRICS,
+    VARIANT_DIMENSION,
+)
+
 from .config import Settings
 
 if TYPE_CHECKING:
     from aws_embedded_metrics.logger.metrics_logger import MetricsLogger
 
 log = logging.getLogger("sdxl.metrics")
-
-NAMESPACE = "SdxlInf2"  # default of SDXL_METRICS_NAMESPACE; deploy/metrics.py CONTAINER_NAMESPACE
-ENDPOINT_DIMENSION = "EndpointName"
-VARIANT_DIMENSION = "VariantName"
-ERROR_CLASS_DIMENSION = "ErrorClass"
-MODEL_VARIANT_DIMENSION = "Variant"  # the artifact variant (model folder), on multi-variant artifacts
-
-REQUESTS = "NumberOfInferenceRequests"  # 1 per inference request: CacheHits + CacheMisses
-CACHE_HITS = "CacheHits"  # served from the result cache, no worker involved
-CACHE_MISSES = "CacheMisses"  # everything else, uncacheable requests (no seed, cache off) included
-COALESCED = "CoalescedRequests"  # misses that joined an identical request in flight (no render of their own)
-IMAGES_GENERATED = "ImagesGenerated"  # images a model worker rendered (0 for a cache hit)
-QUEUE_TIME = "QueueTime"  # waiting in the shared queue for a free worker
-INFERENCE_LATENCY = "InferenceLatency"  # the worker's pipeline call
-ENCODE_TIME = "EncodeTime"  # the worker's PNG/JPEG/WebP encoding
-REQUEST_LATENCY = "RequestLatency"  # the request inside the container, end to end
-ERRORS = "Errors"  # one per failed /invocations request; ErrorClass = the error body's `type`
-
-# Demand: what the usage-rate policy reads. With a gateway in front (gateway/demand.py) the gateway
-# counts these as requests arrive, and the container leaves them out (SDXL_METRICS_REQUEST_COUNTS=off),
-# so no request is counted twice under the same namespace and dimensions.
-DEMAND_COUNTS = (REQUESTS, CACHE_HITS, CACHE_MISSES)
-
-COUNT, MILLISECONDS = "Count", "Milliseconds"
-# timings_ms key -> metric; only present keys are emitted (a cache hit has no queue or inference time)
-TIMING_METRICS = {"queue": QUEUE_TIME, "inference": INFERENCE_LATENCY, "encode": ENCODE_TIME, "total": REQUEST_LATENCY}
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sdxl_inf2.core.errors import NotReady, QueueFull
+
 from .config import Settings
 from .devices import WorkerSlot
 from .dispatch import Dispatcher
-from .errors import NotReady, QueueFull
 from .jobs import Job
 from .runner import LIVE, SlotRunner, SlotState
 from .worker import WorkerConfig

@@ -22,10 +22,11 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
+from sdxl_inf2.core.errors import InternalError, RequestTimeout, ServingError, WorkerDied
+
 from .config import Settings
 from .devices import WorkerSlot
 from .dispatch import Dispatcher
-from .errors import InternalError, RequestTimeout, ServingError, WorkerDied
 from .events import GenerateJob, JobDone, JobFailed, JobGenerated, WorkerFailed, WorkerReady
 from .jobs import Job, JobResult
 from .worker import WorkerConfig, worker_main

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from sdxl_inf2.core.modeldir import ModelInfo
+
 from .cache import ResultCache
 from .config import Settings
 from .inflight import InFlight
 from .metrics import MetricsEmitter
-from .modeldir import ModelInfo
 from .pool import WorkerPool
 
 

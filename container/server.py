@@ -19,13 +19,15 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from sdxl_inf2.core.modeldir import ModelDirError, ModelInfo, inspect_model_dir
+from sdxl_inf2.core.variants import VariantPlanError
+
 from . import http_errors
 from .backends import BackendError, resolve_backend
 from .config import ConfigError, Settings, load_settings
 from .devices import DeviceKind, DeviceLayoutError, WorkerSlot, plan_workers
 from .logs import configure_logging
-from .modeldir import ModelDirError, ModelInfo, inspect_model_dir
-from .variants import VariantPlanError, assign_slots, split_workers
+from .variants import assign_slots, split_workers
 
 log = logging.getLogger("sdxl.server")
 STARTUP_ERRORS = (ConfigError, ModelDirError, DeviceLayoutError, BackendError)

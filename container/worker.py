@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from sdxl_inf2.core.modeldir import ModelInfo
+from sdxl_inf2.core.schema import GenerationParams
+
 from .devices import WorkerSlot
 from .events import GenerateJob, JobDone, JobFailed, JobGenerated, WorkerFailed, WorkerReady
-from .modeldir import ModelInfo
-from .schema import GenerationParams
 
 log = logging.getLogger("sdxl.worker")
 

@@ -11,14 +11,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from compile import cli as compile_cli
-from container import cli as container_cli
-from deploy import cli as deploy_cli
-from gateway import cli as gateway_cli
-from local_endpoint import cli as local_endpoint_cli
-from simulator import cli as simulator_cli
-
-from . import cost_cli
+from sdxl_inf2 import cost_cli
+from sdxl_inf2.compile import cli as compile_cli
+from sdxl_inf2.container import cli as container_cli
+from sdxl_inf2.deploy import cli as deploy_cli
+from sdxl_inf2.deploy import gateway_cli
+from sdxl_inf2.local_endpoint import cli as local_endpoint_cli
+from sdxl_inf2.simulator import cli as simulator_cli
 
 Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
 AREAS: Sequence[Register] = (

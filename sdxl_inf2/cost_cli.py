@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cost import (
+from sdxl_inf2.cost import (
     ON_PAPER,
     PRESETS,
     SEED,
@@ -68,7 +68,7 @@ def _seconds(text: str) -> float:
 def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
     seconds, workers, target, count_hits = SEED.seconds_per_image, DEFAULT_WORKERS, SEED.target, True
     if args.config is not None:
-        from deploy.config import load_config
+        from sdxl_inf2.deploy.config import load_config
 
         config = load_config(args.config)
         workers = config.workers

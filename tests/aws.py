@@ -21,8 +21,8 @@ import pytest
 import requests
 import yaml
 
-from local_endpoint.moto_stack import accept_neuron_instance_types, atomic_conditional_puts
 from sdxl_inf2.cli import main
+from sdxl_inf2.local_endpoint.moto_stack import accept_neuron_instance_types, atomic_conditional_puts
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "deploy" / "example.yaml"

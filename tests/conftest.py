@@ -17,7 +17,7 @@ ServerFactory = Callable[..., Server]
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random-weight SDXL, built once per test run (sizes 64x64 and 96x64)."""
-    from compile.tiny_model import build_tiny_model
+    from sdxl_inf2.compile.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", shapes=((64, 64), (64, 96)))
 
@@ -25,7 +25,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-variant artifact: one tiny SDXL at 64x64 (the default) and another at 96x64."""
-    from compile.tiny_model import build_tiny_variants
+    from sdxl_inf2.compile.tiny_model import build_tiny_variants
 
     return build_tiny_variants(tmp_path_factory.mktemp("models") / "variants", shapes=((64, 64), (64, 96)))
 

@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any
 
-from local_endpoint.emf import Datapoint, datapoints
+from sdxl_inf2.local_endpoint.emf import Datapoint, datapoints
 from tests.server import Server
 
 __all__ = ["Datapoint", "datapoints", "emf_documents", "metric_sum", "wait_documents"]

@@ -1,6 +1,6 @@
 """The gateway against the moto server: its settings, clients and model card for the tests.
 
-The card is the container's own (container/cache/card.py `model_card`) for the tiny model, written
+The card is the container's own (core/cache/card.py `model_card`) for the tiny model, written
 where a container started with SDXL_CACHE_S3_URI=CACHE would write it.
 """
 
@@ -11,12 +11,12 @@ from typing import Any
 
 import boto3
 
-from container.cache.card import CARD_NAME, ModelCard, model_card
-from container.cache.key import model_fingerprint
-from container.config import load_settings
-from container.modeldir import inspect_model_dir
-from gateway.settings import GatewaySettings
-from gateway.submit import Gateway, GatewayClients
+from sdxl_inf2.container.config import load_settings
+from sdxl_inf2.core.cache.card import CARD_NAME, ModelCard, model_card
+from sdxl_inf2.core.cache.key import model_fingerprint
+from sdxl_inf2.core.modeldir import inspect_model_dir
+from sdxl_inf2.gateway.settings import GatewaySettings
+from sdxl_inf2.gateway.submit import Gateway, GatewayClients
 from tests.aws import REGION, Aws
 
 CACHE_BUCKET, CACHE_PREFIX = "sdxl-cache", "results/"

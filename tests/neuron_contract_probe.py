@@ -26,9 +26,9 @@ def main(model_dir: str) -> None:
     from optimum.neuron.modeling_diffusion import NeuronDiffusionPipelineBase
     from PIL import Image
 
-    from container.backends.neuron_backend import NeuronBackend
-    from container.modeldir import inspect_model_dir
-    from container.schema import GenerationParams
+    from sdxl_inf2.container.backends.neuron_backend import NeuronBackend
+    from sdxl_inf2.core.modeldir import inspect_model_dir
+    from sdxl_inf2.core.schema import GenerationParams
 
     seen: dict[str, Any] = {}
 

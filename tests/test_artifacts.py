@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from container.config import ConfigError, load_settings
-from container.manifest import MANIFEST_NAME, ManifestError, read_manifest, verify_files
-from container.modeldir import ModelDirError, inspect_model_dir
+from sdxl_inf2.container.config import ConfigError, load_settings
+from sdxl_inf2.core.manifest import MANIFEST_NAME, ManifestError, read_manifest, verify_files
+from sdxl_inf2.core.modeldir import ModelDirError, inspect_model_dir
 
 
 def test_tiny_model_layout_and_manifest(tiny_model: Path) -> None:
@@ -50,7 +50,7 @@ def test_tiny_model_runs_offline_with_real_tokenizers(tiny_model: Path, monkeypa
 
 
 def test_same_seed_same_weights(tiny_model: Path, tmp_path: Path) -> None:
-    from compile.tiny_model import build_tiny_model
+    from sdxl_inf2.compile.tiny_model import build_tiny_model
 
     again = build_tiny_model(tmp_path / "again", shapes=((64, 64), (64, 96)))
     assert read_manifest(again).files == read_manifest(tiny_model).files

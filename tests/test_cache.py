@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from container.cache.disk import DiskStore
-from container.cache.entry import CorruptEntry, pack, unpack
-from container.cache.key import model_fingerprint
-from container.cache.s3 import S3Store
-from container.cache.service import ResultCache
-from container.config import load_settings
-from container.manifest import FileEntry
-from container.modeldir import ModelInfo, inspect_model_dir
-from container.schema import GenerationParams, parse_request, resolve
+from sdxl_inf2.container.cache.disk import DiskStore
+from sdxl_inf2.container.cache.service import ResultCache
+from sdxl_inf2.container.config import load_settings
+from sdxl_inf2.core.cache.entry import CorruptEntry, pack, unpack
+from sdxl_inf2.core.cache.key import model_fingerprint
+from sdxl_inf2.core.cache.s3 import S3Store
+from sdxl_inf2.core.manifest import FileEntry
+from sdxl_inf2.core.modeldir import ModelInfo, inspect_model_dir
+from sdxl_inf2.core.schema import GenerationParams, parse_request, resolve
 from tests.aws import Aws
 
 IMAGES = [b"\x89PNG first image" * 50, b"\x89PNG second" * 70]

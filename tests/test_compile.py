@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from compile.neuron_export import CompileError, check_free_memory
-from compile.package import package
-from container.manifest import VariantsManifest, read_any_manifest, read_manifest
-from container.modeldir import inspect_model_dir
+from sdxl_inf2.compile.neuron_export import CompileError, check_free_memory
+from sdxl_inf2.compile.package import package
+from sdxl_inf2.core.manifest import VariantsManifest, read_any_manifest, read_manifest
+from sdxl_inf2.core.modeldir import inspect_model_dir
 from tests.server import BIN, ROOT
 
 FAKE_SDK = ROOT / "tests" / "fake_neuron_sdk"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy import metrics
-from deploy.autoscaling import usage_rate_expression, usage_rate_metrics
-from deploy.config import load_config
+from sdxl_inf2.core import metrics
+from sdxl_inf2.deploy.autoscaling import usage_rate_expression, usage_rate_metrics
+from sdxl_inf2.deploy.config import load_config
 from tests.aws import Aws, assert_one_line_error, cli, write_config
 
 Capsys = pytest.CaptureFixture[str]
@@ -44,10 +44,10 @@ def test_usage_rate_metrics_follow_the_metric_math_rules(tmp_path: Path) -> None
         "Stat": "SampleCount",  # no Period: TargetTrackingMetricStat has none
     }
     metric = m2["MetricStat"]["Metric"]  # hits cost no worker time: by default only misses are demand
-    assert (metric["Namespace"], metric["MetricName"]) == (metrics.CONTAINER_NAMESPACE, metrics.CACHE_MISSES_METRIC)
+    assert (metric["Namespace"], metric["MetricName"]) == (metrics.NAMESPACE, metrics.CACHE_MISSES)
     assert [d["Name"] for d in metric["Dimensions"]] == [metrics.ENDPOINT_DIMENSION, metrics.VARIANT_DIMENSION]
     seeds_choice = load_config(write_config(tmp_path, **{"autoscaling.usage_rate.count_cache_hits": True}))
-    assert usage_rate_metrics(seeds_choice)[1]["MetricStat"]["Metric"]["MetricName"] == metrics.REQUESTS_METRIC
+    assert usage_rate_metrics(seeds_choice)[1]["MetricStat"]["Metric"]["MetricName"] == metrics.REQUESTS
 
 
 def autoscale(capsys: Capsys, aws: Aws, config: Path) -> dict[str, dict]:  # type: ignore[type-arg]

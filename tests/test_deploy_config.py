@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from deploy.config import DeployConfig, load_config
+from sdxl_inf2.deploy.config import DeployConfig, load_config
 from tests.aws import EXAMPLE, assert_one_line_error, cli, write_config
 
 Capsys = pytest.CaptureFixture[str]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.autoscaling import usage_rate_metrics
-from deploy.config import load_config
-from deploy.registry import inference_specification
+from sdxl_inf2.deploy.autoscaling import usage_rate_metrics
+from sdxl_inf2.deploy.config import load_config
+from sdxl_inf2.deploy.registry import inference_specification
 from tests.aws import Aws, assert_one_line_error, cli, write_config
 
 Capsys = pytest.CaptureFixture[str]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.config import load_config
-from deploy.plan import deploy_calls
+from sdxl_inf2.deploy.config import load_config
+from sdxl_inf2.deploy.plan import deploy_calls
 from tests.aws import REGION, Aws, ConnectionCounter, assert_one_line_error, cli, write_config
 
 Capsys = pytest.CaptureFixture[str]

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from deploy.config import load_config
-from deploy.gateway import gateway_settings
-from gateway.package import HANDLER, build_zip
+from sdxl_inf2.deploy.config import load_config
+from sdxl_inf2.deploy.gateway import gateway_settings
+from sdxl_inf2.gateway.package import HANDLER, build_zip
 from tests.aws import Aws, cli, write_config
 from tests.gateway_support import CACHE
 

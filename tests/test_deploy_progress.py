@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from deploy.endpoint import endpoint_summary, raise_if_failed
-from deploy.errors import EndpointFailed, WaitTimeout
-from deploy.progress import StatusLine, wait_for
+from sdxl_inf2.deploy.endpoint import endpoint_summary, raise_if_failed
+from sdxl_inf2.deploy.errors import EndpointFailed, WaitTimeout
+from sdxl_inf2.deploy.progress import StatusLine, wait_for
 
 
 class Terminal(io.StringIO):

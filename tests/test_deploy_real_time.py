@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from deploy.config import load_config
-from deploy.endpoint import build_release
-from deploy.iam import execution_role_policy
-from deploy.plan import deploy_calls
+from sdxl_inf2.deploy.config import load_config
+from sdxl_inf2.deploy.endpoint import build_release
+from sdxl_inf2.deploy.iam import execution_role_policy
+from sdxl_inf2.deploy.plan import deploy_calls
 from tests.aws import Aws, assert_one_line_error, cli, write_config
 
 Capsys = pytest.CaptureFixture[str]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import threading
 
-from container.dispatch import Dispatcher
-from container.jobs import Job
-from container.schema import GenerationParams
+from sdxl_inf2.container.dispatch import Dispatcher
+from sdxl_inf2.container.jobs import Job
+from sdxl_inf2.core.schema import GenerationParams
 
 PARAMS = GenerationParams("p", None, None, None, 2, 5.0, 1, 64, 64, 1, "default", "png", None)
 

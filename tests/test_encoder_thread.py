@@ -36,7 +36,8 @@ def test_next_job_generates_while_the_previous_one_encodes(servers: ServerFactor
     server.wait_ping(200)
     with ThreadPoolExecutor(2) as pool:
         slow = send_after(pool, server, 0, "encode sleep 1.5", "slow-encode")
-        fast = send_after(pool, server, 0.3, "fast", "fast")
+        # the second encode takes 0.3 s too, so the order of the answers is not left to a sub-millisecond race
+        fast = send_after(pool, server, 0.3, "encode sleep 0.3", "fast")
         (first, first_at), (second, second_at) = slow.result(), fast.result()  # type: ignore[attr-defined]
     assert first.status_code == second.status_code == 200
     assert first.json()["timings_ms"]["encode"] >= 1500

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from compile.config import load_compile_config
-from container.errors import BadRequest
-from container.guidance import CompiledBatch
-from container.modeldir import ModelDirError, inspect_model_dir
-from container.schema import GenerationParams, parse_request, resolve
+from sdxl_inf2.compile.config import load_compile_config
+from sdxl_inf2.core.errors import BadRequest
+from sdxl_inf2.core.guidance import CompiledBatch
+from sdxl_inf2.core.modeldir import ModelDirError, inspect_model_dir
+from sdxl_inf2.core.schema import GenerationParams, parse_request, resolve
 from tests.conftest import ServerFactory
 from tests.neuron_layout import make_neuron_artifact
 from tests.server import ROOT
@@ -154,7 +154,7 @@ def png_digest(image: Any) -> str:
 
 def test_few_step_schedulers_and_guidance_0_on_the_tiny_model(tiny_model: Path) -> None:
     """In-process torch backend: which scheduler ran, with which timesteps, and the same bytes twice."""
-    from container.backends.torch_backend import TorchBackend
+    from sdxl_inf2.container.backends.torch_backend import TorchBackend
 
     backend = TorchBackend("cpu")
     backend.load(inspect_model_dir(tiny_model))

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from container.cache.entry import pack
-from container.errors import BadRequest, NotFound, PayloadTooLarge
-from gateway.errors import IncompatibleCard, NoModelCard
-from gateway.records import Ticket
-from gateway.submit import Gateway
+from sdxl_inf2.core.cache.entry import pack
+from sdxl_inf2.core.errors import BadRequest, NotFound, PayloadTooLarge
+from sdxl_inf2.gateway.errors import IncompatibleCard, NoModelCard
+from sdxl_inf2.gateway.records import Ticket
+from sdxl_inf2.gateway.submit import Gateway
 from tests.aws import Aws
 from tests.gateway_support import CACHE_BUCKET, CACHE_PREFIX, new_gateway, publish_card, s3_text
 

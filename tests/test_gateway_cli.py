@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from container.cache.entry import pack
+from sdxl_inf2.core.cache.entry import pack
 from tests.aws import Aws, Run, assert_one_line_error, cli, write_config
 from tests.gateway_support import CACHE, CACHE_BUCKET, CACHE_PREFIX, new_gateway, publish_card
 from tests.server import BIN, ROOT

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from container.cache.card import CARD_NAME, CardModel
+from sdxl_inf2.core.cache.card import CARD_NAME, CardModel
 from tests.aws import Aws
 from tests.conftest import ServerFactory
 from tests.gateway_support import CACHE, CACHE_BUCKET, CACHE_PREFIX, new_gateway

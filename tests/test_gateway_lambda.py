@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from container.cache.entry import pack
-from gateway.lambda_handler import handler, proxy_response, shared_gateway
-from gateway.routes import HttpResponse
+from sdxl_inf2.core.cache.entry import pack
+from sdxl_inf2.gateway.lambda_handler import handler, proxy_response, shared_gateway
+from sdxl_inf2.gateway.routes import HttpResponse
 from tests.aws import Aws
 from tests.emf import datapoints, emf_documents_in, metric_sum
 from tests.gateway_support import CACHE_BUCKET, CACHE_PREFIX, gateway_settings, new_gateway, publish_card

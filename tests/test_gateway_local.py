@@ -14,9 +14,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from deploy.config import load_config
-from deploy.gateway import gateway_settings
-from gateway.submit import Gateway, GatewayClients
+from sdxl_inf2.deploy.config import load_config
+from sdxl_inf2.deploy.gateway import gateway_settings
+from sdxl_inf2.gateway.submit import Gateway, GatewayClients
 from tests.aws import cli, write_config
 from tests.local_stack import LocalStack, boto3_pointed_at
 

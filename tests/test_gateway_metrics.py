@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from container.cache.entry import pack
-from container.metrics import DEMAND_COUNTS
-from deploy.autoscaling import usage_rate_metrics
-from deploy.clients import Clients
-from deploy.config import DeployConfig, load_config
-from deploy.gateway import connect
+from sdxl_inf2.core.cache.entry import pack
+from sdxl_inf2.core.metrics import DEMAND_COUNTS
+from sdxl_inf2.deploy.autoscaling import usage_rate_metrics
+from sdxl_inf2.deploy.clients import Clients
+from sdxl_inf2.deploy.config import DeployConfig, load_config
+from sdxl_inf2.deploy.gateway import connect
 from tests.aws import Aws, assert_one_line_error, cli, write_config
 from tests.conftest import ServerFactory
 from tests.emf import datapoints, wait_documents

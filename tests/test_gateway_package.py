@@ -17,7 +17,7 @@ from tests.server import BIN, ROOT
 RUN_HANDLER = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from gateway.lambda_handler import handler
+from sdxl_inf2.gateway.lambda_handler import handler
 event = {"rawPath": "/invocations", "requestContext": {"http": {"method": "POST"}},
          "headers": {"content-type": "application/json"}, "body": json.dumps({"prompt": "a cat", "seed": 3})}
 print(json.dumps(handler(event, None)))
@@ -41,10 +41,16 @@ def test_the_zip_is_reproducible_and_holds_no_more_than_it_needs(tmp_path: Path)
     names = [entry.filename for entry in entries]
     assert names == sorted(names) and {entry.date_time for entry in entries} == {(1980, 1, 1, 0, 0, 0)}
     assert {entry.external_attr >> 16 for entry in entries} == {0o100644}
-    for needed in ("gateway/lambda_handler.py", "container/cache/key.py", "boto3/__init__.py", "pydantic/main.py"):
+    for needed in ("sdxl_inf2/gateway/lambda_handler.py", "sdxl_inf2/core/cache/key.py", "boto3/__init__.py"):
         assert needed in names
+    assert "pydantic/main.py" in names and "aws_embedded_metrics/__init__.py" in names
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n or n.endswith("/RECORD")]
-    assert not [n for n in names if n.split("/")[0] in ("deploy", "torch", "diffusers", "flask", "yaml", "moto")]
+    ours = {"/".join(n.split("/")[:2]) for n in names if n.startswith("sdxl_inf2/")}
+    assert ours == {"sdxl_inf2/__init__.py", "sdxl_inf2/core", "sdxl_inf2/gateway"}  # no server module
+    tops = {n.split("/")[0].lower() for n in names}
+    refused = ("werkzeug", "flask", "gunicorn", "torch", "diffusers", "yaml", "moto", "container", "deploy")
+    assert not [top for top in tops if top.startswith(refused)]
+    print(f"gateway zip: {len(first):,} bytes, {len(names):,} files")
 
 
 def test_the_zip_alone_runs_the_handler(aws: Aws, tiny_model: Path, tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from container.errors import QueueFull, RequestTimeout, WorkerDied
-from container.inflight import InFlight
-from container.jobs import Job, JobResult
-from container.schema import GenerationParams
+from sdxl_inf2.container.inflight import InFlight
+from sdxl_inf2.container.jobs import Job, JobResult
+from sdxl_inf2.core.errors import QueueFull, RequestTimeout, WorkerDied
+from sdxl_inf2.core.schema import GenerationParams
 
 PARAMS = GenerationParams("p", None, None, None, 2, 5.0, 1, 64, 64, 1, "default", "png", None)
 RESULT = JobResult([b"image"], 0, {"inference": 1.0})

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from container import metrics as emitted
-from container.config import ConfigError, Settings, load_settings
-from deploy import metrics as policy_names
-from deploy.autoscaling import usage_rate_metrics
-from deploy.config import parse_config
+from sdxl_inf2.container.config import ConfigError, Settings, load_settings
+from sdxl_inf2.core import metrics as policy_names
+from sdxl_inf2.deploy.autoscaling import usage_rate_metrics
+from sdxl_inf2.deploy.config import parse_config
 from tests.aws import EXAMPLE
 from tests.conftest import ServerFactory
 from tests.emf import datapoints, emf_documents, metric_sum, wait_documents
@@ -130,20 +129,12 @@ def test_metrics_off_emits_no_emf_but_still_logs_requests(servers: ServerFactory
     assert emf_documents(server) == []
 
 
-def test_container_names_are_the_ones_deploy_reads() -> None:
-    assert emitted.NAMESPACE == policy_names.CONTAINER_NAMESPACE
-    assert emitted.REQUESTS == policy_names.REQUESTS_METRIC
-    assert emitted.CACHE_MISSES == policy_names.CACHE_MISSES_METRIC
-    assert {policy_names.REQUESTS_METRIC, policy_names.CACHE_MISSES_METRIC} <= set(emitted.DEMAND_COUNTS)
-    assert (emitted.ENDPOINT_DIMENSION, emitted.VARIANT_DIMENSION) == (
-        policy_names.ENDPOINT_DIMENSION,
-        policy_names.VARIANT_DIMENSION,
-    )
+def test_the_settings_deploy_writes_are_the_ones_the_container_reads() -> None:
     settings = {field.alias: field for field in Settings.model_fields.values()}
     names = (policy_names.NAMESPACE_SETTING, policy_names.ENDPOINT_SETTING, policy_names.VARIANT_SETTING)
     for setting in (*names, policy_names.REQUEST_COUNTS_SETTING):
         assert setting in settings, setting
-    assert settings[policy_names.NAMESPACE_SETTING].default == policy_names.CONTAINER_NAMESPACE
+    assert settings[policy_names.NAMESPACE_SETTING].default == policy_names.NAMESPACE
     assert settings[policy_names.SWITCH_SETTING].default == "on"
 
 

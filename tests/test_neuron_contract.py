@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from container.modeldir import inspect_model_dir
+from sdxl_inf2.core.modeldir import inspect_model_dir
 from tests.neuron_layout import make_neuron_artifact
 from tests.server import ROOT
 

@@ -16,10 +16,10 @@ import boto3
 import pytest
 from PIL import Image
 
-from compile.describe import write_folder_manifest
-from compile.package import PackageError, package
-from container.manifest import Defaults, read_manifest, verify_files
-from container.modeldir import ModelDirError, inspect_model_dir
+from sdxl_inf2.compile.describe import write_folder_manifest
+from sdxl_inf2.compile.package import PackageError, package
+from sdxl_inf2.core.manifest import Defaults, read_manifest, verify_files
+from sdxl_inf2.core.modeldir import ModelDirError, inspect_model_dir
 from tests.aws import Aws
 from tests.conftest import ServerFactory
 from tests.neuron_layout import make_neuron_artifact

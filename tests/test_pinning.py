@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from container.devices import DeviceLayoutError, format_core_list, parse_core_list, plan_workers
+from sdxl_inf2.container.devices import DeviceLayoutError, format_core_list, parse_core_list, plan_workers
 from tests.conftest import ServerFactory
 from tests.server import FAKE
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
 
-from container.errors import BadRequest, NotAcceptable
-from container.manifest import Defaults, Shape
-from container.modeldir import ModelInfo
-from container.negotiation import check_image_count, negotiate
-from container.schema import GenerationParams, parse_request, resolve
+from sdxl_inf2.core.accept import Accept, parse_accept
+from sdxl_inf2.core.errors import BadRequest, NotAcceptable
+from sdxl_inf2.core.manifest import Defaults, Shape
+from sdxl_inf2.core.modeldir import ModelInfo
+from sdxl_inf2.core.negotiation import check_image_count, negotiate
+from sdxl_inf2.core.schema import GenerationParams, parse_request, resolve
 
 MODEL = ModelInfo(
     Path("/m"),
@@ -24,8 +23,8 @@ MODEL = ModelInfo(
 )
 
 
-def accept(header: str) -> MIMEAccept:
-    return parse_accept_header(header, MIMEAccept)
+def accept(header: str) -> Accept:
+    return parse_accept(header)
 
 
 def test_defaults_come_from_the_model() -> None:

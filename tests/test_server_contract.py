@@ -12,7 +12,7 @@ import pytest
 import requests
 from PIL import Image
 
-from container.schedulers import SCHEDULERS
+from sdxl_inf2.core.schedulers import SCHEDULERS
 from tests.conftest import ServerFactory
 from tests.server import Server, request_log
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from deploy import autoscaling
-from deploy.config import load_config
-from simulator.capacity import Proposal, ScalableTarget, winner
-from simulator.cloudwatch import Metrics
-from simulator.errors import SimulationError
-from simulator.policies import AlarmShape, TargetTracking, proportional, step_scaling, target_tracking
-from simulator.run import BACKLOG_PER_INSTANCE, WITHOUT_CAPACITY
-from simulator.scenario import MONDAY, RequestCount, policy_spec
-from simulator.schedule import UTC, cron_matcher, firing_rule
+from sdxl_inf2.deploy import autoscaling
+from sdxl_inf2.deploy.config import load_config
+from sdxl_inf2.simulator.capacity import Proposal, ScalableTarget, winner
+from sdxl_inf2.simulator.cloudwatch import Metrics
+from sdxl_inf2.simulator.errors import SimulationError
+from sdxl_inf2.simulator.policies import AlarmShape, TargetTracking, proportional, step_scaling, target_tracking
+from sdxl_inf2.simulator.run import BACKLOG_PER_INSTANCE, WITHOUT_CAPACITY
+from sdxl_inf2.simulator.scenario import MONDAY, RequestCount, policy_spec
+from sdxl_inf2.simulator.schedule import UTC, cron_matcher, firing_rule
 from tests.aws import EXAMPLE, write_config
 
 MINUTE = 60.0

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from deploy import autoscaling
-from deploy.config import load_config
-from deploy.metric_math import MetricMathError, compile_expression
-from simulator.cloudwatch import Alarm, Metrics, State, judge, metric_math, single_metric
-from simulator.errors import SimulationError
-from simulator.run import INSTANCES, requests_key
-from simulator.scenario import PolicySpec
+from sdxl_inf2.deploy import autoscaling
+from sdxl_inf2.deploy.config import load_config
+from sdxl_inf2.deploy.metric_math import MetricMathError, compile_expression
+from sdxl_inf2.simulator.cloudwatch import Alarm, Metrics, State, judge, metric_math, single_metric
+from sdxl_inf2.simulator.errors import SimulationError
+from sdxl_inf2.simulator.run import INSTANCES, requests_key
+from sdxl_inf2.simulator.scenario import PolicySpec
 from tests.aws import EXAMPLE, write_config
 
 MISSING = None

@@ -12,11 +12,11 @@ import math
 import numpy as np
 import pytest
 
-from deploy.config import load_config
-from simulator import traffic
-from simulator.report import figures
-from simulator.run import Outcome, simulate
-from simulator.scenario import (
+from sdxl_inf2.deploy.config import load_config
+from sdxl_inf2.simulator import traffic
+from sdxl_inf2.simulator.report import figures
+from sdxl_inf2.simulator.run import Outcome, simulate
+from sdxl_inf2.simulator.scenario import (
     DEFAULT_POLICIES,
     Fleet,
     Observation,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from compile.describe import write_variants_root
-from compile.package import PackageError, package
-from container.manifest import MANIFEST_NAME, ManifestError, VariantsManifest, read_any_manifest
-from container.modeldir import ModelDirError, inspect_model_dir
+from sdxl_inf2.compile.describe import write_variants_root
+from sdxl_inf2.compile.package import PackageError, package
+from sdxl_inf2.core.manifest import MANIFEST_NAME, ManifestError, VariantsManifest, read_any_manifest
+from sdxl_inf2.core.modeldir import ModelDirError, inspect_model_dir
 from tests.test_compile import cli
 from tests.test_package import compiled_artifact, extract, run_package
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from container.cache.key import request_key
-from container.config import load_settings
-from container.devices import neuron_slots
-from container.manifest import Defaults, Shape
-from container.modeldir import ModelInfo, Variant
-from container.schema import GenerationParams
-from container.variants import VariantPlanError, assign_slots, parse_worker_plan, split_workers
+from sdxl_inf2.container.config import load_settings
+from sdxl_inf2.container.devices import neuron_slots
+from sdxl_inf2.container.variants import assign_slots, split_workers
+from sdxl_inf2.core.cache.key import request_key
+from sdxl_inf2.core.manifest import Defaults, Shape
+from sdxl_inf2.core.modeldir import ModelInfo, Variant
+from sdxl_inf2.core.schema import GenerationParams
+from sdxl_inf2.core.variants import VariantPlanError, parse_worker_plan
 
 DEFAULTS = Defaults(num_inference_steps=30, guidance_scale=5.0, scheduler="euler")
 BUCKETS = ["1024x1024", "1152x896", "896x1152", "1216x832", "832x1216", "1344x768", "768x1344"]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from compile.package import package
+from sdxl_inf2.compile.package import package
 from tests.conftest import ServerFactory
 from tests.emf import datapoints, metric_sum, wait_documents
 from tests.server import FAKE, Server, pid_alive

@@ -15,14 +15,15 @@ import subprocess
 import sys
 from typing import Any
 
+from sdxl_inf2.core.modeldir import ModelInfo
+
 from ..config import Settings
 from ..devices import DeviceKind, visible_gpus
-from ..modeldir import ModelInfo
 
 BUILTIN = {
-    "torch": "container.backends.torch_backend:TorchBackend",
-    "neuron": "container.backends.neuron_backend:NeuronBackend",
-    "simulated": "container.backends.simulated:SimulatedBackend",  # benchmark tool only
+    "torch": "sdxl_inf2.container.backends.torch_backend:TorchBackend",
+    "neuron": "sdxl_inf2.container.backends.neuron_backend:NeuronBackend",
+    "simulated": "sdxl_inf2.container.backends.simulated:SimulatedBackend",  # benchmark tool only
 }
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sdxl_inf2.core.modeldir import ModelInfo
+from sdxl_inf2.core.schema import GenerationParams
+
 from ..devices import DeviceKind
-from ..modeldir import ModelInfo
 from ..schedulers import SchedulerCache
-from ..schema import GenerationParams
 from .base import pipeline_kwargs
 
 

@@ -18,9 +18,10 @@ import os
 import time
 from typing import Any
 
+from sdxl_inf2.core.modeldir import ModelInfo
+from sdxl_inf2.core.schema import GenerationParams
+
 from ..devices import DeviceKind
-from ..modeldir import ModelInfo
-from ..schema import GenerationParams
 
 IMAGES = ("solid", "noise")
 NOISE_VARIANTS = 4

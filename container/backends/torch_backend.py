@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from sdxl_inf2.core.modeldir import ModelInfo
+from sdxl_inf2.core.schema import GenerationParams
+
 from ..devices import DeviceKind
-from ..modeldir import ModelInfo
 from ..schedulers import SchedulerCache
-from ..schema import GenerationParams
 from .base import pipeline_kwargs
 
 

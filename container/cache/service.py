@@ -21,16 +21,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from sdxl_inf2.core.cache.card import CARD_NAME, ModelCard, model_card
+from sdxl_inf2.core.cache.entry import CorruptEntry, pack, unpack
+from sdxl_inf2.core.cache.key import cacheable_key, model_fingerprint
+from sdxl_inf2.core.modeldir import ModelInfo
+from sdxl_inf2.core.schema import GenerationParams
+from sdxl_inf2.core.throttle import ThrottledWarnings
+
 from ..config import Settings
-from ..modeldir import ModelInfo
-from ..schema import GenerationParams
-from .card import CARD_NAME, ModelCard, model_card
-from .entry import CorruptEntry, pack, unpack
-from .key import cacheable_key, model_fingerprint
 
 log = logging.getLogger("sdxl.cache")
 WRITE_QUEUE = 64  # pending writes; each holds one response's images in memory
-WARN_EVERY_S = 60.0
 
 
 class Store(Protocol):
@@ -47,27 +48,6 @@ class Store(Protocol):
 class Lookup:
     images: list[bytes] | None  # None: a miss
     tier: str | None = None  # the store that answered a hit
-
-
-class ThrottledWarnings:
-    """One warning per (tier, operation) a minute, with the count of those held back."""
-
-    def __init__(self, every_s: float = WARN_EVERY_S) -> None:
-        self.every_s = every_s
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def warn(self, what: str, message: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last.get(what, -self.every_s) < self.every_s:
-                self._held[what] = self._held.get(what, 0) + 1
-                return
-            self._last[what] = now
-            held = self._held.pop(what, 0)
-        suffix = f" ({held} more since the last warning)" if held else ""
-        log.warning("cache %s failed, treated as a miss: %s%s", what, message, suffix)
 
 
 class ResultCache:
@@ -169,8 +149,9 @@ def build_cache(settings: Settings, model: ModelInfo, backend: str, device: str)
 
 
 def _stores(settings: Settings) -> list[Store]:
+    from sdxl_inf2.core.cache.s3 import S3Store
+
     from .disk import DiskStore
-    from .s3 import S3Store
 
     stores: list[Store] = []
     if settings.cache_dir is not None:

@@ -9,8 +9,8 @@ from typing import Any
 
 from PIL import Image
 
-from container.modeldir import ModelInfo
-from container.schema import GenerationParams
+from sdxl_inf2.core.modeldir import ModelInfo
+from sdxl_inf2.core.schema import GenerationParams
 
 
 def fake_image(params: GenerationParams, index: int) -> Image.Image:

@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any
 
-from container.schema import GenerationParams
+from sdxl_inf2.core.schema import GenerationParams
 from tests.fakes.sleeps import Backend as Sleeps
 
 

@@ -1,4 +1,4 @@
-from container.modeldir import ModelInfo
+from sdxl_inf2.core.modeldir import ModelInfo
 from tests.fakes.base import FakeBackend
 
 

@@ -3,7 +3,7 @@
 import time
 from typing import Any
 
-from container.schema import GenerationParams
+from sdxl_inf2.core.schema import GenerationParams
 from tests.fakes.base import FakeBackend
 
 

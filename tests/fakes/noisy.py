@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from container.schema import GenerationParams
+from sdxl_inf2.core.schema import GenerationParams
 from tests.fakes.base import FakeBackend
 
 

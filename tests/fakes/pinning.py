@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from container.modeldir import ModelInfo
+from sdxl_inf2.core.modeldir import ModelInfo
 from tests.fakes.base import FakeBackend
 
 AT_IMPORT = {

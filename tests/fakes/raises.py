@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from container.schema import GenerationParams
+from sdxl_inf2.core.schema import GenerationParams
 from tests.fakes.base import FakeBackend
 
 SECRET = "/secret/internal/path.py"

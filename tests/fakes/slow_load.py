@@ -6,8 +6,8 @@ import sys
 import time
 from typing import Any
 
-from container.modeldir import ModelInfo
-from container.schema import GenerationParams
+from sdxl_inf2.core.modeldir import ModelInfo
+from sdxl_inf2.core.schema import GenerationParams
 from tests.fakes.base import FakeBackend
 
 

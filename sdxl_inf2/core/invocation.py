@@ -1,0 +1,44 @@
+"""One inference request read the way /invocations reads it: body -> fields -> response plan -> resolved
+parameters, with every check in the same order. Pure (no Flask, no I/O).
+
+The front (app.py) and the gateway (gateway/submit.py) both call `read_invocation`, so a request the
+gateway accepts is one the container accepts, resolved to the same GenerationParams (and so the same
+cache key) against the same model description.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .accept import parse_accept
+from .errors import BadRequest
+from .modeldir import ModelInfo
+from .negotiation import ResponsePlan, check_image_count, negotiate
+from .schema import GenerationParams, parse_request, resolve
+
+
+@dataclass(frozen=True)
+class Invocation:
+    params: GenerationParams
+    plan: ResponsePlan
+    seeded: bool  # the client gave the seed (only then is the request cacheable)
+
+
+def read_invocation(body: object, accept: str | None, model: ModelInfo) -> Invocation:
+    """The resolved request (`accept`: the Accept header); BadRequest or NotAcceptable naming the problem."""
+    prompt, fields = parse_request(body)
+    plan = negotiate(parse_accept(accept), fields.output_format)
+    params = resolve(prompt, fields, model, plan.output_format)
+    check_image_count(plan, params.num_images)
+    return Invocation(params, plan, seeded=fields.seed is not None)
+
+
+def parse_json(raw: bytes) -> Any:
+    """`raw` parsed, or BadRequest naming the body (every failure body.py's docstring lists)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise BadRequest(f"body is not valid JSON: {reason}", field="(body)") from None

@@ -1,0 +1,297 @@
+"""Autoscaling to and from zero: scalable target, one target-tracking policy, the scale-from-zero
+step policy with its HasBacklogWithoutCapacity alarm, and scheduled actions.
+
+Target tracking alone never leaves zero instances (with none running, its metric has no data), so
+a step policy adds one instance when the alarm sees queued requests and no capacity. The
+target-tracking policy is either the usage-rate metric math (the default, see the README for its
+derivation) or AWS's ApproximateBacklogSizePerInstance; switching removes the other one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from sdxl_inf2.core import metrics
+
+from .clients import Clients
+from .config import Autoscaling, DeployConfig, Schedule
+from .errors import ConfigError
+from .naming import SCALABLE_DIMENSION, alarm_name, policy_name, resource_id
+from .say import say
+
+if TYPE_CHECKING:
+    from types_boto3_application_autoscaling.type_defs import (
+        CustomizedMetricSpecificationTypeDef,
+        PutScalingPolicyRequestTypeDef,
+        PutScheduledActionRequestTypeDef,
+        RegisterScalableTargetRequestTypeDef,
+        ScalableTargetActionTypeDef,
+        TargetTrackingMetricDataQueryTypeDef,
+        TargetTrackingMetricDimensionTypeDef,
+        TargetTrackingMetricTypeDef,
+    )
+    from types_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef
+
+SERVICE: Final = "sagemaker"
+POLICY_KINDS = ("usage-rate", "backlog", "scale-from-zero")
+STEP_POLICY_ARN = "<PolicyARN returned by put_scaling_policy for the step policy>"  # shown by `plan`
+
+
+def settings(config: DeployConfig) -> Autoscaling:
+    if config.autoscaling is None:
+        raise ConfigError("the config has no autoscaling section")
+    return config.autoscaling
+
+
+def target_request(config: DeployConfig) -> RegisterScalableTargetRequestTypeDef:
+    scaling = settings(config)
+    return {
+        "ServiceNamespace": SERVICE,
+        "ResourceId": resource_id(config),
+        "ScalableDimension": SCALABLE_DIMENSION,
+        "MinCapacity": scaling.min_capacity,
+        "MaxCapacity": scaling.max_capacity,
+    }
+
+
+def usage_rate_expression(seconds_per_image: float, workers_per_instance: int) -> str:
+    """Requests per minute over what the live instances can render per minute.
+
+    m1 (instances) * 60 / seconds_per_image * workers = images per minute; m2 = requests that minute.
+    With no instance (m1 = 0) the expression yields no datapoint instead of dividing by zero.
+    """
+    return f"IF(m1 != 0, m2 / (m1 * 60 / {seconds_per_image:g} * {workers_per_instance}))"
+
+
+def requests_metric(config: DeployConfig) -> str:
+    """m2: every request (the seed's choice), or only those that need a render (hits cost no worker time).
+    The same name whoever counts it (the container, or the gateway: `requests_counted_by`)."""
+    counts_hits = settings(config).usage_rate.count_cache_hits
+    return metrics.REQUESTS if counts_hits else metrics.CACHE_MISSES
+
+
+def usage_rate_metrics(config: DeployConfig) -> list[TargetTrackingMetricDataQueryTypeDef]:
+    expression = usage_rate_expression(settings(config).usage_rate.seconds_per_image, config.workers)
+    instances = (metrics.INSTANCE_NAMESPACE, metrics.INSTANCE_COUNT_METRIC, metrics.INSTANCE_COUNT_STAT)
+    requests = (config.container_metric_namespace, requests_metric(config), metrics.REQUESTS_STAT)
+    # m1 is SageMaker's, dimensioned by the real names; m2 by whatever the container (and the gateway,
+    # given the same values) was told to emit
+    env = config.container_environment
+    container_names = (env[metrics.ENDPOINT_SETTING], env[metrics.VARIANT_SETTING])
+    return [
+        _metric_query("m1", *instances, (config.name, config.variant_name)),
+        _metric_query("m2", *requests, container_names),
+        {"Id": "e1", "Expression": expression, "Label": "usage rate", "ReturnData": True},  # only the last returns data
+    ]
+
+
+def _metric_query(
+    query_id: str, namespace: str, name: str, stat: str, endpoint_variant: tuple[str, str]
+) -> TargetTrackingMetricDataQueryTypeDef:
+    endpoint, variant = endpoint_variant
+    dimensions: list[TargetTrackingMetricDimensionTypeDef] = [
+        {"Name": metrics.ENDPOINT_DIMENSION, "Value": endpoint},
+        {"Name": metrics.VARIANT_DIMENSION, "Value": variant},
+    ]
+    metric: TargetTrackingMetricTypeDef = {"Namespace": namespace, "MetricName": name, "Dimensions": dimensions}
+    return {"Id": query_id, "MetricStat": {"Metric": metric, "Stat": stat}, "ReturnData": False}
+
+
+def usage_rate_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
+    rate = settings(config).usage_rate
+    return {
+        **_policy_target(config, "usage-rate"),
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "CustomizedMetricSpecification": {"Metrics": usage_rate_metrics(config)},
+            "TargetValue": rate.target_value,
+            "ScaleOutCooldown": rate.scale_out_cooldown_s,
+            "ScaleInCooldown": rate.scale_in_cooldown_s,
+            "DisableScaleIn": False,
+        },
+    }
+
+
+def backlog_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
+    backlog = settings(config).backlog
+    metric: CustomizedMetricSpecificationTypeDef = {
+        "MetricName": metrics.BACKLOG_PER_INSTANCE_METRIC,
+        "Namespace": metrics.SAGEMAKER_NAMESPACE,
+        "Dimensions": [{"Name": metrics.ENDPOINT_DIMENSION, "Value": config.name}],
+        "Statistic": "Average",
+    }
+    return {
+        **_policy_target(config, "backlog"),
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "CustomizedMetricSpecification": metric,
+            "TargetValue": backlog.target_value,
+            "ScaleOutCooldown": backlog.scale_out_cooldown_s,
+            "ScaleInCooldown": backlog.scale_in_cooldown_s,
+        },
+    }
+
+
+def step_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
+    return {
+        **_policy_target(config, "scale-from-zero"),
+        "PolicyType": "StepScaling",
+        "StepScalingPolicyConfiguration": {
+            "AdjustmentType": "ChangeInCapacity",
+            "MetricAggregationType": "Average",
+            "Cooldown": settings(config).scale_from_zero.cooldown_s,
+            # From the alarm threshold (1) upwards: add one instance.
+            "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+        },
+    }
+
+
+def _policy_target(config: DeployConfig, kind: str) -> PutScalingPolicyRequestTypeDef:
+    return {
+        "PolicyName": policy_name(config, kind),
+        "ServiceNamespace": SERVICE,
+        "ResourceId": resource_id(config),
+        "ScalableDimension": SCALABLE_DIMENSION,
+    }
+
+
+def alarm_request(config: DeployConfig, step_policy_arn: str) -> PutMetricAlarmInputTypeDef:
+    """Two one-minute datapoints of queued requests with zero instances fire the step policy."""
+    return {
+        "AlarmName": alarm_name(config),
+        "AlarmDescription": f"Scale {config.name} out from zero when requests wait with no instance",
+        "Namespace": metrics.SAGEMAKER_NAMESPACE,
+        "MetricName": metrics.BACKLOG_WITHOUT_CAPACITY_METRIC,
+        "Dimensions": [{"Name": metrics.ENDPOINT_DIMENSION, "Value": config.name}],
+        "Statistic": "Average",
+        "Period": 60,
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 2,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "missing",
+        "AlarmActions": [step_policy_arn],
+    }
+
+
+def schedule_requests(config: DeployConfig) -> list[PutScheduledActionRequestTypeDef]:
+    return [_schedule_request(config, schedule) for schedule in settings(config).schedules]
+
+
+def _schedule_request(config: DeployConfig, schedule: Schedule) -> PutScheduledActionRequestTypeDef:
+    request: PutScheduledActionRequestTypeDef = {
+        "ServiceNamespace": SERVICE,
+        "ScheduledActionName": policy_name(config, schedule.name),
+        "ResourceId": resource_id(config),
+        "ScalableDimension": SCALABLE_DIMENSION,
+        "Schedule": schedule.schedule,
+        "ScalableTargetAction": _capacity(schedule),
+    }
+    if schedule.timezone:
+        request["Timezone"] = schedule.timezone
+    if schedule.start_time:
+        request["StartTime"] = schedule.start_time
+    if schedule.end_time:
+        request["EndTime"] = schedule.end_time
+    return request
+
+
+def _capacity(schedule: Schedule) -> ScalableTargetActionTypeDef:
+    action: ScalableTargetActionTypeDef = {}
+    if schedule.min_capacity is not None:
+        action["MinCapacity"] = schedule.min_capacity
+    if schedule.max_capacity is not None:
+        action["MaxCapacity"] = schedule.max_capacity
+    return action
+
+
+def target_tracking_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
+    return usage_rate_policy(config) if settings(config).policy == "usage-rate" else backlog_policy(config)
+
+
+def apply(clients: Clients, config: DeployConfig) -> None:
+    """Registers the target and puts every policy, alarm and schedule; removes ones no longer configured."""
+    target = target_request(config)
+    clients.autoscaling.register_scalable_target(**target)
+    say(f"scalable target {target['ResourceId']}: min {target['MinCapacity']}, max {target['MaxCapacity']}")
+    policies = _put_policies(clients, config)
+    schedules = schedule_requests(config)
+    for schedule in schedules:
+        clients.autoscaling.put_scheduled_action(**schedule)
+    _prune(clients, config, policies, {s["ScheduledActionName"] for s in schedules})
+
+
+def _put_policies(clients: Clients, config: DeployConfig) -> set[str]:
+    """The target-tracking policy, and the step policy with the alarm that fires it; returns their names."""
+    wanted = [target_tracking_policy(config)]
+    clients.autoscaling.put_scaling_policy(**wanted[0])
+    if settings(config).scale_from_zero.enabled:
+        wanted.append(step_policy(config))
+        arn = clients.autoscaling.put_scaling_policy(**wanted[1])["PolicyARN"]
+        clients.cloudwatch.put_metric_alarm(**alarm_request(config, arn))
+    say(f"policies: {', '.join(p['PolicyName'] for p in wanted)}")
+    return {p["PolicyName"] for p in wanted}
+
+
+def _prune(clients: Clients, config: DeployConfig, policies: set[str], schedules: set[str]) -> None:
+    ours = {policy_name(config, kind) for kind in POLICY_KINDS}
+    for name in sorted((ours & set(_policy_names(clients, config))) - policies):
+        _delete_policy(clients, config, name)
+    if policy_name(config, "scale-from-zero") not in policies:
+        clients.cloudwatch.delete_alarms(AlarmNames=[alarm_name(config)])
+    for name in sorted(set(_schedule_names(clients, config)) - schedules):
+        _delete_schedule(clients, config, name)
+
+
+def remove(clients: Clients, config: DeployConfig) -> None:
+    """Alarm, policies, schedules, then the scalable target: the reverse of `apply`."""
+    clients.cloudwatch.delete_alarms(AlarmNames=[alarm_name(config)])
+    for name in _policy_names(clients, config):
+        _delete_policy(clients, config, name)
+    for name in _schedule_names(clients, config):
+        _delete_schedule(clients, config, name)
+    if _target_registered(clients, config):
+        clients.autoscaling.deregister_scalable_target(
+            ServiceNamespace=SERVICE, ResourceId=resource_id(config), ScalableDimension=SCALABLE_DIMENSION
+        )
+        say(f"scalable target {resource_id(config)}: deregistered")
+
+
+def _policy_names(clients: Clients, config: DeployConfig) -> list[str]:
+    pages = clients.autoscaling.get_paginator("describe_scaling_policies").paginate(
+        ServiceNamespace=SERVICE, ResourceId=resource_id(config), ScalableDimension=SCALABLE_DIMENSION
+    )
+    return [policy["PolicyName"] for page in pages for policy in page["ScalingPolicies"]]
+
+
+def _schedule_names(clients: Clients, config: DeployConfig) -> list[str]:
+    """Scheduled actions on this variant that this tool named (others are left alone)."""
+    pages = clients.autoscaling.get_paginator("describe_scheduled_actions").paginate(
+        ServiceNamespace=SERVICE, ResourceId=resource_id(config), ScalableDimension=SCALABLE_DIMENSION
+    )
+    names = [action["ScheduledActionName"] for page in pages for action in page["ScheduledActions"]]
+    return [name for name in names if name.startswith(f"{config.name}-")]
+
+
+def _target_registered(clients: Clients, config: DeployConfig) -> bool:
+    found = clients.autoscaling.describe_scalable_targets(
+        ServiceNamespace=SERVICE, ResourceIds=[resource_id(config)], ScalableDimension=SCALABLE_DIMENSION
+    )
+    return bool(found["ScalableTargets"])
+
+
+def _delete_policy(clients: Clients, config: DeployConfig, name: str) -> None:
+    clients.autoscaling.delete_scaling_policy(
+        PolicyName=name, ServiceNamespace=SERVICE, ResourceId=resource_id(config), ScalableDimension=SCALABLE_DIMENSION
+    )
+    say(f"policy {name}: deleted")
+
+
+def _delete_schedule(clients: Clients, config: DeployConfig, name: str) -> None:
+    clients.autoscaling.delete_scheduled_action(
+        ServiceNamespace=SERVICE,
+        ScheduledActionName=name,
+        ResourceId=resource_id(config),
+        ScalableDimension=SCALABLE_DIMENSION,
+    )
+    say(f"scheduled action {name}: deleted")

@@ -1,0 +1,93 @@
+"""Demand, counted as requests arrive: NumberOfInferenceRequests, CacheHits, CacheMisses, CoalescedRequests.
+
+Same names, namespace and dimensions (EndpointName, VariantName) as the container's request counts
+(container/metrics.py; core/metrics.py names what the usage-rate policy reads), so one metric means
+one thing whichever side counts. When the gateway counts, deploy turns the container's counts off
+(SDXL_METRICS_REQUEST_COUNTS=off): no request is counted twice. Unlike the container's, these counts
+include hits that never reach an instance and requests waiting in SageMaker's queue: demand, not
+throughput.
+
+In Lambda the counts are one EMF document on stdout (aws-embedded-metrics; Lambda ships stdout to
+CloudWatch Logs, which extracts them: no API call on the request path). Elsewhere (`sdxl-inf2
+invoke`, `sdxl-inf2 gateway serve`) one PutMetricData call per request. A failure to count is
+logged, never the request's failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from sdxl_inf2.core.metrics import (
+    CACHE_HITS,
+    CACHE_MISSES,
+    COALESCED,
+    COUNT,
+    ENDPOINT_DIMENSION,
+    REQUESTS,
+    VARIANT_DIMENSION,
+)
+
+from .settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from types_boto3_cloudwatch import CloudWatchClient
+    from types_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDatumTypeDef
+
+log = logging.getLogger("sdxl.gateway")
+
+
+def in_lambda() -> bool:
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def demand_counts(cache: str) -> dict[str, int]:
+    """The counts for one request; `cache` is hit, miss, coalesced or off (no seed: never cached)."""
+    hit = cache == "hit"
+    return {REQUESTS: 1, CACHE_HITS: int(hit), CACHE_MISSES: int(not hit), COALESCED: int(cache == "coalesced")}
+
+
+class DemandMetrics:
+    def __init__(self, settings: GatewaySettings, cloudwatch: CloudWatchClient | None) -> None:
+        self.on = settings.metrics == "on"
+        self.namespace = settings.metrics_namespace
+        self.dimensions = {
+            ENDPOINT_DIMENSION: settings.metrics_endpoint_name,
+            VARIANT_DIMENSION: settings.metrics_variant_name,
+        }
+        self.cloudwatch = cloudwatch
+
+    def count(self, cache: str, inference_id: str) -> None:
+        if not self.on:
+            return
+        try:
+            if in_lambda() or self.cloudwatch is None:
+                self._emf(demand_counts(cache), {"inference_id": inference_id, "cache": cache})
+            else:
+                self._put(demand_counts(cache))
+        except Exception:  # a metrics failure must not fail the request
+            log.exception("could not count inference %s", inference_id)
+
+    def _emf(self, counts: dict[str, int], properties: dict[str, str]) -> None:
+        from aws_embedded_metrics.logger.metrics_logger_factory import create_metrics_logger
+
+        metrics = create_metrics_logger()
+        metrics.set_namespace(self.namespace)
+        metrics.set_dimensions(self.dimensions)
+        for name, value in counts.items():
+            metrics.put_metric(name, value, COUNT)
+        for name, text in properties.items():
+            metrics.set_property(name, text)
+        metrics.flush_sync()
+        sys.stdout.flush()
+
+    def _put(self, counts: dict[str, int]) -> None:
+        assert self.cloudwatch is not None
+        dimensions: list[DimensionTypeDef] = [{"Name": name, "Value": value} for name, value in self.dimensions.items()]
+        data: list[MetricDatumTypeDef] = [
+            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": "Count"}
+            for name, value in counts.items()
+        ]
+        self.cloudwatch.put_metric_data(Namespace=self.namespace, MetricData=data)
