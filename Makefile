@@ -13,7 +13,7 @@ IMAGE_STORE := build/image-test
 IMAGE_TESTS := tests/image tests/test_image.py tests/test_buildspec.py tests/buildspec_standin.py \
 	tests/test_smoke_script.py tests/docker_standin.py tests/test_pins.py tests/test_dockerfile.py
 
-.PHONY: install demo test lint unit clean tiny-model bench soak image-tools image-test
+.PHONY: install demo test lint docs unit clean tiny-model bench soak image-tools image-test
 
 install: $(STAMP)  ## .venv with everything for development and tests
 
@@ -40,15 +40,18 @@ demo: $(TINY)/manifest.json  ## serve the tiny SDXL on :$(PORT) and print a work
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy sdxl_inf2 bench serve.py image $(IMAGE_TESTS)
+	$(BIN)/mypy sdxl_inf2 bench serve.py image docs/hooks.py $(IMAGE_TESTS)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck scripts/*.sh tests/image/*.sh .ci/run
 
+docs: $(STAMP)  ## the documentation site (mkdocs.yml), built with --strict into build/docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 ifeq ($(IMAGE_TEST),0)
-test: $(STAMP) lint  ## every test (real servers on free loopback ports; the image test unless IMAGE_TEST=0)
+test: $(STAMP) lint docs  ## every test (real servers on free loopback ports; the image test unless IMAGE_TEST=0)
 	$(BIN)/pytest -m "not slow and not image"
 else
-test: $(STAMP) lint
+test: $(STAMP) lint docs
 	scripts/image-tools.sh --optional
 	$(BIN)/pytest -m "not slow"
 endif
@@ -76,4 +79,4 @@ image-test: $(STAMP) image-tools  ## build the real Dockerfile with buildah on a
 clean:  # buildah first unmounts and removes any container left in the image test's store
 	@if command -v buildah >/dev/null && [ -d $(IMAGE_STORE)/storage ]; then \
 		buildah --root $(IMAGE_STORE)/storage --runroot $(IMAGE_STORE)/run --storage-driver vfs rm --all >/dev/null || true; fi
-	rm -rf $(VENV) $(TINY) $(TINY1024) $(IMAGE_STORE) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(TINY) $(TINY1024) $(IMAGE_STORE) build/docs .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -198,7 +198,7 @@ def save(name: str, result: dict[str, Any]) -> Path:
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
-    """A Markdown table (pasted as-is into the README's performance section)."""
+    """A Markdown table (pasted as-is into docs/performance.md)."""
     cells = [[_fmt(v) for v in row] for row in rows]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])

@@ -1,6 +1,6 @@
 """The inference server that runs in the image.
 
-Process layout (see README "Architecture")::
+Process layout (see docs/architecture.md)::
 
     serve (gunicorn master, no model, no threads)
       └── front (one gunicorn gthread worker: Flask app, /ping, /invocations, the shared job queue)

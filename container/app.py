@@ -97,7 +97,7 @@ def _lookup(cache: ResultCache, key: str) -> list[bytes] | None:
 
 
 def _generate(runtime: Runtime, params: GenerationParams, key: str | None) -> Served:
-    """Render on a worker; a cacheable request joins an identical one in flight (README "Result cache")."""
+    """Render on a worker; a cacheable request joins an identical one in flight (docs/metrics-and-cache.md)."""
     g.cache = "miss" if key else "off"
     job = g.job = Job(params, g.inference_id, runtime.settings.request_timeout_s)
     if key is not None and runtime.inflight is not None:

@@ -1,4 +1,4 @@
-"""The pure parts of serving variants: the worker split (the README's inf2.48xlarge example), the
+"""The pure parts of serving variants: the worker split (docs/compile.md's inf2.48xlarge example), the
 slots each variant gets, plan parsing, and the cache key per variant."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The result cache: seeded requests answered from earlier results (README "Metrics, cache and cost")."""
+"""The result cache: seeded requests answered from earlier results (docs/metrics-and-cache.md)."""
 
 from .service import Lookup, ResultCache, build_cache
 

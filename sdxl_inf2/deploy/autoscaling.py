@@ -3,7 +3,7 @@ step policy with its HasBacklogWithoutCapacity alarm, and scheduled actions.
 
 Target tracking alone never leaves zero instances (with none running, its metric has no data), so
 a step policy adds one instance when the alarm sees queued requests and no capacity. The
-target-tracking policy is either the usage-rate metric math (the default, see the README for its
+target-tracking policy is either the usage-rate metric math (the default, see docs/deploy.md for its
 derivation) or AWS's ApproximateBacklogSizePerInstance; switching removes the other one.
 """
 

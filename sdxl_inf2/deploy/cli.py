@@ -57,7 +57,7 @@ def _command(
 
 def _add_invoke(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", help="the prompt (sets `prompt` in the request)")
-    parser.add_argument("--request", type=Path, help="a JSON request file (README 'API')")
+    parser.add_argument("--request", type=Path, help="a JSON request file (docs/api.md)")
     parser.add_argument("--inference-id", help="InferenceId (default: a random one); names the files")
     parser.add_argument("--accept", help="response type (default: the config's invoke.accept)")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the result (default: .)")

@@ -61,10 +61,10 @@ Topic = Annotated[
 ]
 Seconds = Annotated[int, Field(ge=60, le=3600)]
 
-CACHE_S3_SETTING = "SDXL_CACHE_S3_URI"  # the container's shared result cache (README "Metrics, cache and cost")
+CACHE_S3_SETTING = "SDXL_CACHE_S3_URI"  # the container's shared result cache (docs/metrics-and-cache.md)
 # A model package version's container holds at most 16 environment entries (the Model Registry's limit).
 MAX_ENVIRONMENT = 16
-# One model worker per Inferentia2 chip (see the README's worker layout).
+# One model worker per Inferentia2 chip (the worker layout in docs/architecture.md).
 WORKERS_BY_INSTANCE_TYPE = {"ml.inf2.xlarge": 1, "ml.inf2.8xlarge": 1, "ml.inf2.24xlarge": 6, "ml.inf2.48xlarge": 12}
 
 
@@ -285,7 +285,7 @@ class DeployConfig(Section):
     def max_concurrency(self) -> int:
         """Requests SageMaker hands one instance at once. By default one per model worker plus one
         held in the container's queue, so a worker that finishes starts the next request at once
-        instead of idling for the dispatch round trip (bench/local_endpoint, README)."""
+        instead of idling for the dispatch round trip (bench/local_endpoint, docs/performance.md)."""
         chosen = self.async_inference.max_concurrent_invocations_per_instance if self.async_inference else None
         return chosen or self.workers + 1
 

@@ -2,7 +2,7 @@
 
 With a shared cache tier (SDXL_CACHE_S3_URI) `invoke` submits through the gateway library instead
 (deploy/gateway.py `connect`): a hit is saved at once from S3, an identical pending request is
-joined, and only a miss is queued (README "Request gateway").
+joined, and only a miss is queued (docs/gateway.md).
 
 Waiting watches the output and failure locations in S3, or, when the config has a notification
 queue, the SNS messages on that queue (no S3 polling). SageMaker's TestNotification messages are

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         ModelPackageContainerDefinitionTypeDef,
     )
 
-# What the container reads and writes (README "API"): JSON in; an image, or JSON with base64 images, out.
+# What the container reads and writes (docs/api.md): JSON in; an image, or JSON with base64 images, out.
 CONTENT_TYPES = ["application/json"]
 RESPONSE_TYPES = ["image/png", "image/jpeg", "image/webp", "application/json"]
 

@@ -3,7 +3,7 @@
 In Lambda they are the function's environment, which `sdxl-inf2 deploy` writes from the deployment
 config (deploy/gateway.py builds a GatewaySettings and calls `environment()`); `sdxl-inf2 invoke` and
 `sdxl-inf2 gateway serve` build the same object from the config directly. A bad value is one line
-naming the variable (container/config.py `from_environment`).
+naming the variable (sdxl_inf2/core/settings.py `from_environment`).
 """
 
 from __future__ import annotations
@@ -20,17 +20,56 @@ from sdxl_inf2.core.settings import DimensionValue, Namespace, S3Prefix, from_en
 class GatewaySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    endpoint_name: str = Field(min_length=1, max_length=63, alias="SDXL_GATEWAY_ENDPOINT_NAME")
-    cache_s3_uri: S3Prefix = Field(alias="SDXL_GATEWAY_CACHE_S3_URI")  # the container's SDXL_CACHE_S3_URI
-    input_path: S3Prefix = Field(alias="SDXL_GATEWAY_INPUT_PATH")  # where request bodies are uploaded
-    request_ttl_s: int = Field(21600, ge=60, le=21600, alias="SDXL_GATEWAY_REQUEST_TTL_S")
-    invocation_timeout_s: int = Field(900, ge=1, le=3600, alias="SDXL_GATEWAY_INVOCATION_TIMEOUT_S")
-    card_ttl_s: float = Field(60.0, ge=0, le=3600, alias="SDXL_GATEWAY_CARD_TTL_S")
-    s3_timeout_s: float = Field(2.0, gt=0, le=60, alias="SDXL_GATEWAY_S3_TIMEOUT_S")
-    metrics: Literal["on", "off"] = Field("on", alias="SDXL_GATEWAY_METRICS")
-    metrics_namespace: Namespace = Field(NAMESPACE, alias="SDXL_GATEWAY_METRICS_NAMESPACE")
-    metrics_endpoint_name: DimensionValue = Field("unknown", alias="SDXL_GATEWAY_METRICS_ENDPOINT_NAME")
-    metrics_variant_name: DimensionValue = Field("AllTraffic", alias="SDXL_GATEWAY_METRICS_VARIANT_NAME")
+    endpoint_name: str = Field(
+        min_length=1,
+        max_length=63,
+        alias="SDXL_GATEWAY_ENDPOINT_NAME",
+        description="The async endpoint misses are queued on.",
+    )
+    cache_s3_uri: S3Prefix = Field(
+        alias="SDXL_GATEWAY_CACHE_S3_URI",
+        description="The container's `SDXL_CACHE_S3_URI`: the shared cache tier, its model card, and the "
+        "gateway's claims and records under `gateway/`.",
+    )
+    input_path: S3Prefix = Field(alias="SDXL_GATEWAY_INPUT_PATH", description="Where request bodies are uploaded.")
+    request_ttl_s: int = Field(
+        21600,
+        ge=60,
+        le=21600,
+        alias="SDXL_GATEWAY_REQUEST_TTL_S",
+        description="RequestTTLSeconds of each InvokeEndpointAsync: how long a request may wait in the queue.",
+    )
+    invocation_timeout_s: int = Field(
+        900,
+        ge=1,
+        le=3600,
+        alias="SDXL_GATEWAY_INVOCATION_TIMEOUT_S",
+        description="InvocationTimeoutSeconds: how long the container may take once it has the request.",
+    )
+    card_ttl_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        alias="SDXL_GATEWAY_CARD_TTL_S",
+        description="Seconds the model card is kept in memory before it is read again.",
+    )
+    s3_timeout_s: float = Field(
+        2.0, gt=0, le=60, alias="SDXL_GATEWAY_S3_TIMEOUT_S", description="S3 connect and read timeout."
+    )
+    metrics: Literal["on", "off"] = Field(
+        "on", alias="SDXL_GATEWAY_METRICS", description="`off` counts no demand (no EMF, no PutMetricData)."
+    )
+    metrics_namespace: Namespace = Field(
+        NAMESPACE,
+        alias="SDXL_GATEWAY_METRICS_NAMESPACE",
+        description="Namespace of the demand counts: the container's, so the usage-rate policy reads them.",
+    )
+    metrics_endpoint_name: DimensionValue = Field(
+        "unknown", alias="SDXL_GATEWAY_METRICS_ENDPOINT_NAME", description="The `EndpointName` dimension value."
+    )
+    metrics_variant_name: DimensionValue = Field(
+        "AllTraffic", alias="SDXL_GATEWAY_METRICS_VARIANT_NAME", description="The `VariantName` dimension value."
+    )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> GatewaySettings:

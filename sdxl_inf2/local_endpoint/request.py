@@ -1,7 +1,7 @@
 """An accepted InvokeEndpointAsync request, the outcome of one attempt at it, and SageMaker's wording.
 
-Failure reasons, as SageMaker words them where that is known (README "Try the whole async path
-locally" lists which are confirmed and which are modelled):
+Failure reasons, as SageMaker words them where that is known (docs/local-endpoint.md lists which
+are confirmed and which are modelled):
 - the container answered non-2xx: `ClientError: Received client error (400) from primary with
   message "<body>".` (server error for 5xx); "Received ... error (N) from primary with message" is
   SageMaker's data-log and ModelError text, the `ClientError: ` prefix is from a published

@@ -2,7 +2,7 @@
 
 Imports nothing heavy at start (`sdxl-inf2` imports every CLI area): numpy, SimPy and matplotlib
 are imported inside the command. Every model constant is a flag; the defaults and their sources
-are in the README ("Fleet simulator").
+are on the docs' simulator page (docs/simulator.md).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from .scenario import Fleet, Observation, RequestCount, Workload
 
 USER_ERRORS: tuple[type[Exception], ...] = (SimulationError, MetricMathError)  # one line each, exit 2
-DEFAULT_TRACE = "spike:60:12000:30:30:180"  # the campaign spike of the README
+DEFAULT_TRACE = "spike:60:12000:30:30:180"  # the campaign spike of docs/simulator.md
 POLICIES = ("usage-rate-container", "usage-rate-demand", "backlog", "none")
-# Start-up of an instance, assumptions (README): AWS says "several minutes" to provision; no inf2 SDXL figure.
+# Start-up of an instance, assumptions (docs/simulator.md): AWS says "several minutes"; no inf2 SDXL figure.
 LAUNCH_S, DOWNLOAD_S, LOAD_S = 240.0, 60.0, 120.0
 
 
