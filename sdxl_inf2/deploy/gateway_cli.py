@@ -29,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     package.set_defaults(run=_package)
 
 
-@aws_errors()  # no model card, S3 refusing: one line, like a request the gateway refuses (a ServingError)
+@aws_errors()  # S3 refusing the model card at start: one line (no card at all is already a ServingError)
 def _serve(args: argparse.Namespace) -> int:
     from sdxl_inf2.gateway.serve import serve
 
