@@ -7,22 +7,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from sdxl_inf2.core.manifest import Defaults, ManifestError, Shape
-from sdxl_inf2.core.modeldir import ModelDirError
+from sdxl_inf2.core.manifest import Defaults, Shape
 
-from .config import CompileConfigError, load_compile_config
-from .neuron_export import MIN_FREE_GB, CompileError, compile_all, describe, model_reference, plan_jobs
-from .package import PackageError, package
+from .config import load_compile_config
+from .neuron_export import MIN_FREE_GB, compile_all, describe, model_reference, plan_jobs
+from .package import package
 from .upload import DEFAULT_PART_MB, UploadError, upload
-
-USER_ERRORS: tuple[type[Exception], ...] = (
-    CompileConfigError,
-    CompileError,
-    ManifestError,
-    ModelDirError,
-    PackageError,
-    UploadError,
-)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -8,13 +8,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sdxl_inf2.core.errors import SdxlError
 from sdxl_inf2.core.guidance import CompiledBatch, names_an_lcm
 from sdxl_inf2.core.manifest import Defaults, Shape
 from sdxl_inf2.core.schedulers import SCHEDULERS
 from sdxl_inf2.core.validation import first_problem
 
 
-class CompileConfigError(Exception):
+class CompileConfigError(SdxlError):
     """The compile config is missing or invalid; one line naming the file and the key."""
 
 
@@ -87,10 +88,10 @@ def load_compile_config(path: Path) -> CompileConfig:
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise CompileConfigError(f"{path}: no such compile config") from None
+        raise CompileConfigError(f"{path}: no such compile config", file=path) from None
     except yaml.YAMLError as exc:
-        raise CompileConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+        raise CompileConfigError(f"{path}: not valid YAML ({exc})", file=path) from None
     try:
         return CompileConfig.model_validate(data)
     except ValidationError as exc:
-        raise CompileConfigError(f"{path}: {first_problem(exc, '(top level)')}") from None
+        raise CompileConfigError(f"{path}: {first_problem(exc, '(top level)')}", file=path) from None

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdxl_inf2.core.errors import SdxlError
 from sdxl_inf2.core.manifest import LoraEntry, Shape, write_manifest
 from sdxl_inf2.core.modeldir import ModelDirError, read_compiled_layout
 
@@ -30,7 +31,7 @@ PEAK_RAM_NOTE = "up to ~100 GB of host RAM (60 GB peak measured; 92-120 GB in AW
 Print = Callable[[str], None]
 
 
-class CompileError(Exception):
+class CompileError(SdxlError):
     """Compilation cannot start or failed; one line saying why and what to do."""
 
 

@@ -23,13 +23,14 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from sdxl_inf2.core.errors import SdxlError
 from sdxl_inf2.core.manifest import MANIFEST_NAME
 from sdxl_inf2.core.modeldir import MODEL_INDEX, ModelDirError, inspect_model_dir
 
 from .describe import variant_folders, write_variants_root
 
 
-class PackageError(Exception):
+class PackageError(SdxlError):
     """The folder cannot be packaged; one line naming the file."""
 
 

@@ -7,10 +7,12 @@ from urllib.parse import urlparse
 
 from tqdm import tqdm
 
+from sdxl_inf2.core.errors import SdxlError
+
 DEFAULT_PART_MB = 64
 
 
-class UploadError(Exception):
+class UploadError(SdxlError):
     """Bad S3 URI; one line."""
 
 

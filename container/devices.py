@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sdxl_inf2.core.errors import SdxlError
+
 DeviceKind = Literal["cpu", "cuda", "neuron"]
 CORES_PER_INF2_CHIP = 2
 
 
-class DeviceLayoutError(Exception):
+class DeviceLayoutError(SdxlError):
     """The device layout cannot host the requested workers; one line naming the setting."""
 
 

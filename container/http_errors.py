@@ -13,9 +13,11 @@ import socket
 
 import gunicorn.util
 
+from sdxl_inf2.core.errors import one_line
+
 
 def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
-    message = " ".join(f"{reason}: {mesg}".split())[:500]
+    message = one_line(f"{reason}: {mesg}")
     body = json.dumps({"error": {"type": "bad_http_request", "message": message}}).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"

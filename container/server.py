@@ -19,18 +19,18 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from sdxl_inf2.core.modeldir import ModelDirError, ModelInfo, inspect_model_dir
+from sdxl_inf2.core.errors import SdxlError
+from sdxl_inf2.core.modeldir import ModelInfo, inspect_model_dir
 from sdxl_inf2.core.variants import VariantPlanError
 
 from . import http_errors
-from .backends import BackendError, resolve_backend
+from .backends import resolve_backend
 from .config import ConfigError, Settings, load_settings
-from .devices import DeviceKind, DeviceLayoutError, WorkerSlot, plan_workers
+from .devices import DeviceKind, WorkerSlot, plan_workers
 from .logs import configure_logging
 from .variants import assign_slots, split_workers
 
 log = logging.getLogger("sdxl.server")
-STARTUP_ERRORS = (ConfigError, ModelDirError, DeviceLayoutError, BackendError)
 Lanes = dict[str, list[WorkerSlot]]  # variant -> the worker slots that load its model
 
 
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(os.environ.get("SDXL_LOG_LEVEL", "info") or "info")
     try:
         plan = ServePlan.build(args.model_dir)
-    except STARTUP_ERRORS as exc:
+    except SdxlError as exc:  # a setting, the model folder, the devices, the backend: one line, no trace
         print(f"serve: error: {exc}", file=sys.stderr)
         return 2
     log.info(

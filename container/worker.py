@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from sdxl_inf2.core.errors import exception_line
 from sdxl_inf2.core.modeldir import ModelInfo
 from sdxl_inf2.core.schema import GenerationParams
 
@@ -77,7 +78,7 @@ def _start(config: WorkerConfig, conn: Connection) -> Any:
         loaded = time.perf_counter()
         _encode_all(backend.generate(warmup_params(config.model)), "png", None, config)
     except BaseException as exc:  # report any failure, then exit: the front restarts the slot
-        conn.send(WorkerFailed(_one_line(exc), traceback.format_exc()))
+        conn.send(WorkerFailed(exception_line(exc), traceback.format_exc()))
         return None
     done = time.perf_counter()
     conn.send(WorkerReady(os.getpid(), (loaded - started) * 1e3, (done - loaded) * 1e3))
@@ -119,7 +120,7 @@ class Generated:
         try:
             encoded = _encode_all(self.images, self.params.output_format, self.params.quality, config)
         except Exception as exc:
-            return JobFailed(self.job_id, type(exc).__name__, _one_line(exc), traceback.format_exc())
+            return JobFailed(self.job_id, type(exc).__name__, exception_line(exc), traceback.format_exc())
         timings = {"inference": self.inference_ms, "encode": (time.perf_counter() - started) * 1e3}
         return JobDone(self.job_id, encoded, timings)
 
@@ -133,7 +134,7 @@ def _generate(backend: Any, job: GenerateJob) -> Generated | JobFailed:
         if len(images) < params.num_images:
             raise RuntimeError(f"backend returned {len(images)} images, {params.num_images} requested")
     except Exception as exc:
-        return JobFailed(job.job_id, type(exc).__name__, _one_line(exc), traceback.format_exc())
+        return JobFailed(job.job_id, type(exc).__name__, exception_line(exc), traceback.format_exc())
     return Generated(job.job_id, params, images[: params.num_images], inference_ms)
 
 
@@ -200,8 +201,3 @@ def _exit_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "(no message)"
-    return f"{type(exc).__name__}: {text[:500]}"

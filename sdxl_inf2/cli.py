@@ -1,7 +1,8 @@
 """`sdxl-inf2`: one command line for serving, building artifacts and deploying.
 
-Each area registers its own subcommands (`register(commands)` in its `cli` module) and lists the
-errors that are the user's to fix (`USER_ERRORS`): those print one line and exit 2.
+Each area registers its own subcommands (`register(commands)` in its `cli` module). Every error that
+is the user's to fix is an SdxlError (sdxl_inf2/core/errors.py draws the tree): it prints one line,
+`sdxl-inf2: error: ...`, and exits 2. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from sdxl_inf2 import cost_cli
 from sdxl_inf2.compile import cli as compile_cli
 from sdxl_inf2.container import cli as container_cli
+from sdxl_inf2.core.errors import SdxlError
 from sdxl_inf2.deploy import cli as deploy_cli
 from sdxl_inf2.deploy import gateway_cli
 from sdxl_inf2.local_endpoint import cli as local_endpoint_cli
@@ -29,14 +31,6 @@ AREAS: Sequence[Register] = (
     cost_cli.register,
     simulator_cli.register,
 )
-USER_ERRORS: tuple[type[Exception], ...] = (
-    compile_cli.USER_ERRORS
-    + deploy_cli.USER_ERRORS
-    + gateway_cli.USER_ERRORS
-    + local_endpoint_cli.USER_ERRORS
-    + cost_cli.USER_ERRORS
-    + simulator_cli.USER_ERRORS
-)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,18 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)
-    except USER_ERRORS as exc:
-        print(f"sdxl-inf2: error: {one_line(exc)}", file=sys.stderr)
+    except SdxlError as exc:
+        print(f"sdxl-inf2: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sdxl-inf2: interrupted", file=sys.stderr)
         return 130
     return result
-
-
-def one_line(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 400 else text[:397] + "..."
 
 
 if __name__ == "__main__":

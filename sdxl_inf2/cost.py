@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sdxl_inf2.core.errors import SdxlError
+
 SECONDS_PER_HOUR = 3600
 
 
-class CostError(Exception):
+class CostError(SdxlError):
     """An input is out of range; one line naming it."""
 
 

@@ -19,7 +19,6 @@ from sdxl_inf2.cost import (
     seed_implications,
 )
 
-USER_ERRORS: tuple[type[Exception], ...] = (CostError,)  # one line each, exit 2
 DEFAULT_WORKERS = SEED.workers
 
 

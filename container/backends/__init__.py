@@ -15,6 +15,7 @@ import subprocess
 import sys
 from typing import Any
 
+from sdxl_inf2.core.errors import SdxlError
 from sdxl_inf2.core.modeldir import ModelInfo
 
 from ..config import Settings
@@ -27,7 +28,7 @@ BUILTIN = {
 }
 
 
-class BackendError(Exception):
+class BackendError(SdxlError):
     """The backend cannot serve this model here; one line."""
 
 

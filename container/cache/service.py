@@ -24,6 +24,7 @@ from typing import Protocol
 from sdxl_inf2.core.cache.card import CARD_NAME, ModelCard, model_card
 from sdxl_inf2.core.cache.entry import CorruptEntry, pack, unpack
 from sdxl_inf2.core.cache.key import cacheable_key, model_fingerprint
+from sdxl_inf2.core.errors import exception_line
 from sdxl_inf2.core.modeldir import ModelInfo
 from sdxl_inf2.core.schema import GenerationParams
 from sdxl_inf2.core.throttle import ThrottledWarnings
@@ -103,14 +104,14 @@ class ResultCache:
             log.warning("cache entry %s in %s is corrupt (%s): dropped, will be regenerated", key, store.name, exc)
             self._drop(store, key)
         except Exception as exc:
-            self.warnings.warn(f"{store.name} read", _one_line(exc))
+            self.warnings.warn(f"{store.name} read", exception_line(exc))
         return None
 
     def _drop(self, store: Store, key: str) -> None:
         try:
             store.delete(key)
         except Exception as exc:
-            self.warnings.warn(f"{store.name} delete", _one_line(exc))
+            self.warnings.warn(f"{store.name} delete", exception_line(exc))
 
     def _enqueue(self, key: str, images: list[bytes], stores: list[Store]) -> None:
         try:
@@ -130,7 +131,7 @@ class ResultCache:
             try:
                 store.put(key, blob)
             except Exception as exc:
-                self.warnings.warn(f"{store.name} write", _one_line(exc))
+                self.warnings.warn(f"{store.name} write", exception_line(exc))
 
 
 def build_cache(settings: Settings, model: ModelInfo, backend: str, device: str) -> ResultCache | None:
@@ -161,11 +162,6 @@ def _stores(settings: Settings) -> list[Store]:
     return stores
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "(no message)"
-    return f"{type(exc).__name__}: {text[:300]}"
-
-
 def publish_card(stores: list[Store], card: ModelCard) -> None:
     """Writes the card to every shared tier; a failure is logged, never fatal (the cache still works)."""
     for store in stores:
@@ -175,5 +171,5 @@ def publish_card(stores: list[Store], card: ModelCard) -> None:
             store.put(CARD_NAME, card.to_bytes())
             log.info("model card published to the %s tier (fingerprint %s)", store.name, card.fingerprint[:12])
         except Exception as exc:
-            why = _one_line(exc)
+            why = exception_line(exc)
             log.warning("model card not published to the %s tier (no gateway can key requests): %s", store.name, why)

@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import SdxlError
 from .validation import first_problem
 
 MANIFEST_NAME = "manifest.json"
@@ -27,7 +28,7 @@ FORMAT_VERSION = 1
 _CHUNK = 4 * 1024 * 1024
 
 
-class ManifestError(Exception):
+class ManifestError(SdxlError):
     """The manifest is missing, malformed, or does not match the files."""
 
 
@@ -134,11 +135,11 @@ def read_any_manifest(folder: Path) -> AnyManifest:
         )
         return kind.model_validate(data)
     except FileNotFoundError:
-        raise ManifestError(f"{path}: no manifest (build the folder with sdxl-inf2)") from None
+        raise ManifestError(f"{path}: no manifest (build the folder with sdxl-inf2)", file=path) from None
     except ValidationError as exc:
-        raise ManifestError(f"{path}: {first_problem(exc, '(root)')}") from None
+        raise ManifestError(f"{path}: {first_problem(exc, '(root)')}", file=path) from None
     except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
-        raise ManifestError(f"{path}: not valid JSON ({exc})") from None
+        raise ManifestError(f"{path}: not valid JSON ({exc})", file=path) from None
 
 
 def artifact_files(folder: Path) -> Iterator[Path]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import SdxlError
 from .guidance import CompiledBatch, names_an_lcm
 from .manifest import (
     MANIFEST_NAME,
@@ -41,7 +42,7 @@ MODEL_INDEX = "model_index.json"
 DEFAULT_VARIANT = "default"  # the name a single model folder is served under
 
 
-class ModelDirError(Exception):
+class ModelDirError(SdxlError):
     """The model folder is missing or unusable; the message is one line naming the path."""
 
 

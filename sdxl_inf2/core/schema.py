@@ -22,11 +22,13 @@ from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field,
 from .errors import BadRequest
 from .modeldir import DEFAULT_VARIANT, ModelInfo
 from .schedulers import SCHEDULERS
+from .validation import first_problem
 from .variants import pick_variant
 
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**63 - 1
-MAX_FIELD_NAME = 100  # characters of a field name echoed in an error
+MAX_FIELD_NAME = 100  # characters of a field name echoed in an error (an unknown key can be as long as the body)
+REQUEST_WORDS = {"extra_forbidden": "unknown field", "missing": "field required"}
 OutputFormat = Literal["png", "jpeg", "webp"]
 
 
@@ -125,13 +127,8 @@ def parse_request(body: object) -> tuple[str, GenerationFields]:
 
 
 def _bad_request(exc: ValidationError) -> BadRequest:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "(body)"
-    if len(field) > MAX_FIELD_NAME:  # an unknown key can be as long as the body
-        field = field[: MAX_FIELD_NAME - 1] + "…"
-    messages = {"extra_forbidden": "unknown field", "missing": "field required"}
-    message = messages.get(first["type"], str(first["msg"]).removeprefix("Value error, "))
-    return BadRequest(f"{field}: {message}", field=field)
+    problem = first_problem(exc, "(body)", words=REQUEST_WORDS, max_where=MAX_FIELD_NAME)
+    return BadRequest(str(problem), field=problem.where)
 
 
 def resolve(prompt: str, fields: GenerationFields, artifact: ModelInfo, output_format: str) -> GenerationParams:

@@ -12,6 +12,9 @@ from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ValidationError
 
+from .errors import SdxlError
+from .validation import first_problem
+
 # kind -> (pattern, what a user should write): what CloudWatch accepts for a namespace and a
 # dimension value (aws-embedded-metrics' validator applies the same rules), and an S3 prefix.
 _FORMS = {
@@ -38,8 +41,8 @@ DimensionValue = Annotated[str, in_form("dimension")]
 S3Prefix = Annotated[str, in_form("s3_prefix")]
 
 
-class ConfigError(Exception):
-    """A setting has a bad value; the message is one line naming the variable."""
+class ConfigError(SdxlError):
+    """An environment variable has a bad value; the message is one line naming the variable (`field`)."""
 
 
 SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
@@ -56,9 +59,8 @@ def from_environment(
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "settings"
-        if first["type"] == "missing":
-            raise ConfigError(f"{name}: required, not set") from None
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{name}={values.get(name)!r}: {message}") from None
+        problem = first_problem(exc, "settings", words={"missing": "required, not set"})
+        name = problem.where
+        if problem.kind == "missing":
+            raise ConfigError(str(problem), field=name) from None
+        raise ConfigError(f"{name}={values.get(name)!r}: {problem.message}", field=name) from None

@@ -1,16 +1,44 @@
-"""One line for a pydantic ValidationError in a file: `dotted.key: what is wrong` (the first problem).
+"""The one way a pydantic ValidationError becomes one line: `where: what is wrong`, of its first problem.
 
-The manifest, the model card and the compile config are files a person or another program wrote;
-each reports its first problem this way, after the file's name.
+Files (the manifest, the model card, the compile config, the deployment config), request bodies and
+environment variables all report their first problem this way; each caller names the whole document
+(`top`) and may put its own words on a kind of problem (`words`: "unknown field", "required, not set").
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from pydantic import ValidationError
 
 
-def first_problem(exc: ValidationError, top: str) -> str:
-    """`key.path: message` of the first error; `top` names the document itself when the key is empty."""
+@dataclass(frozen=True)
+class Problem:
+    where: str  # the dotted key (`variants.0.name`, or `variants[0].name`), else the caller's `top`
+    message: str  # the caller's words for this kind, else pydantic's without its "Value error, "
+    kind: str  # pydantic's error type: missing, extra_forbidden, string_pattern_mismatch, ...
+    given: object  # the value that failed (pydantic's `input`)
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def first_problem(
+    exc: ValidationError,
+    top: str,
+    *,
+    words: Mapping[str, str] | None = None,
+    max_where: int | None = None,
+    brackets: bool = False,
+) -> Problem:
+    """The first error of `exc`. `max_where` cuts a long key (an unknown key can be as long as the
+    body it came in); `brackets` writes list positions as `key[0]` instead of `key.0`."""
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or top
-    return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"
+    parts = (f"[{part}]" if brackets and isinstance(part, int) else f".{part}" for part in first["loc"])
+    where = "".join(parts).removeprefix(".") or top
+    if max_where is not None and len(where) > max_where:
+        where = where[: max_where - 1] + "…"
+    kind = str(first["type"])
+    message = (words or {}).get(kind) or str(first["msg"]).removeprefix("Value error, ")
+    return Problem(where, message, kind, first.get("input"))

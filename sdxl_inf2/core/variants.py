@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 
-from .errors import BadRequest
+from .errors import BadRequest, SdxlError
 from .manifest import Shape
 from .modeldir import ModelInfo, Variant
 
 
-class VariantPlanError(ValueError):
-    """The worker plan cannot be met; one line (the caller names the setting)."""
+class VariantPlanError(SdxlError, ValueError):
+    """The worker plan cannot be met; one line (the caller names the setting). A ValueError too, so
+    that a pydantic validator raising it reports it as the variable's problem."""
 
 
 def parse_weights(spec: str) -> dict[str, float]:

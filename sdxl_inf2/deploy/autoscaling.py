@@ -15,7 +15,7 @@ from sdxl_inf2.core import metrics
 
 from .clients import Clients
 from .config import Autoscaling, DeployConfig, Schedule
-from .errors import ConfigError
+from .errors import DeployConfigError
 from .naming import SCALABLE_DIMENSION, alarm_name, policy_name, resource_id
 from .say import say
 
@@ -39,7 +39,7 @@ STEP_POLICY_ARN = "<PolicyARN returned by put_scaling_policy for the step policy
 
 def settings(config: DeployConfig) -> Autoscaling:
     if config.autoscaling is None:
-        raise ConfigError("the config has no autoscaling section")
+        raise DeployConfigError("the config has no autoscaling section")
     return config.autoscaling
 
 

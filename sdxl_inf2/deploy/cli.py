@@ -14,11 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from .clients import Clients, resolve_region
 from .config import DeployConfig, load_config
-from .errors import DeployError
+from .errors import aws_errors
 
 Handler = Callable[[argparse.Namespace, DeployConfig], int]
 
@@ -65,9 +63,7 @@ def _add_invoke(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-wait", action="store_true", help="print the output location and return")
 
 
-USER_ERRORS: tuple[type[Exception], ...] = (DeployError, ClientError, BotoCoreError)  # one line each, exit 2
-
-
+@aws_errors()
 def _at_the_edge(handler: Handler, args: argparse.Namespace) -> int:
     return handler(args, load_config(args.config))
 

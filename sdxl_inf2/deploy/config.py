@@ -16,9 +16,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from sdxl_inf2.core import metrics
+from sdxl_inf2.core.validation import Problem, first_problem
 
-from .errors import ConfigError
+from .errors import DeployConfigError
 
+CONFIG_WORDS = {"extra_forbidden": "unknown key", "missing": "required key is missing"}
 _HINTS: dict[str, str] = {}  # pattern -> what a user should write instead
 
 
@@ -297,7 +299,7 @@ class DeployConfig(Section):
     def async_settings(self, needed_by: str) -> AsyncInference:
         """The async_inference section, or a one-line error saying that `needed_by` needs one."""
         if self.async_inference is None:
-            raise ConfigError(
+            raise DeployConfigError(
                 f"{needed_by} needs an async endpoint, and the config has no async_inference section "
                 f"(endpoint {self.name} is real-time: InvokeEndpoint only)"
             )
@@ -332,15 +334,15 @@ class DeployConfig(Section):
 
 
 def load_config(path: Path) -> DeployConfig:
-    """The validated config in `path`; every problem is a one-line ConfigError naming the key."""
+    """The validated config in `path`; every problem is a one-line DeployConfigError naming the key."""
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise DeployConfigError(f"{path}: cannot read: {exc.strerror}", file=path) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+        raise DeployConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}", file=path) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+        raise DeployConfigError(f"{path}: expected a mapping of keys at the top level", file=path)
     return parse_config(data, str(path))
 
 
@@ -348,26 +350,23 @@ def parse_config(data: dict[str, Any], source: str = "config") -> DeployConfig:
     try:
         return DeployConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {describe_error(exc.errors()[0])}") from None
+        problem = first_problem(exc, "", words=CONFIG_WORDS, brackets=True)
+        raise DeployConfigError(f"{source}: {describe_error(problem)}") from None
 
 
-def describe_error(error: Any) -> str:
-    """'dotted.key: what is wrong (got value)' from one pydantic error."""
-    message = str(error["msg"]).removeprefix("Value error, ")
-    key = ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in error["loc"])
-    key = key.replace(".[", "[")
+def describe_error(problem: Problem) -> str:
+    """'dotted.key: what is wrong (got value)' from the first pydantic problem."""
+    key, message = problem.where, problem.message
     head = message.split(": ", 1)[0]
     if ": " in message and all(part.isidentifier() for part in head.split(".")):  # a model check naming its key
         inner, message = message.split(": ", 1)
         key = f"{key}.{inner}" if key else inner
-    return f"{key or 'config'}: {_plain(error['type'], message, error.get('input'))}"
+    return f"{key or 'config'}: {_plain(problem.kind, message, problem.given)}"
 
 
-def _plain(kind: str, message: str, value: Any) -> str:
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
+def _plain(kind: str, message: str, value: object) -> str:
+    if kind in CONFIG_WORDS:
+        return message
     if kind == "string_pattern_mismatch":
         message = f"not a valid value (expected {_HINTS.get(_pattern(message), 'the documented form')})"
     shown = repr(value)

@@ -1,24 +1,32 @@
-"""What the deploy commands can fail with; each message is one line for `sdxl-inf2: error: ...`.
+"""What the deploy commands can fail with; each is an SdxlError, one line for `sdxl-inf2: error: ...`.
 
     DeployError                 (anything the user must act on)
-    ├── ConfigError             (the YAML file: names the bad key)
+    ├── DeployConfigError       (the deployment config YAML: names the bad key)
     ├── EndpointFailed          (the endpoint ended Failed; carries SageMaker's FailureReason)
     ├── WaitTimeout             (a wait ran past its limit: endpoint, deletion, or inference result)
     ├── InferenceFailed         (the async request ended in the failure location or an error notification)
-    └── NotDeployed             (status/invoke/teardown of something that does not exist)
+    ├── NotDeployed             (status/invoke/teardown of something that does not exist)
+    └── AwsError                (botocore's ClientError or BotoCoreError, in botocore's own words)
 
-botocore's ClientError and BotoCoreError are not wrapped: the CLI edge turns them into one line too.
+The code below calls boto3 freely and lets botocore's errors rise; each command that talks to AWS
+runs inside `aws_errors()`, which turns them into an AwsError at the command's edge.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-class DeployError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(message.split()))  # always one line
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sdxl_inf2.core.errors import SdxlError
 
 
-class ConfigError(DeployError):
+class DeployError(SdxlError):
+    pass
+
+
+class DeployConfigError(DeployError):
     pass
 
 
@@ -36,3 +44,16 @@ class InferenceFailed(DeployError):
 
 class NotDeployed(DeployError):
     pass
+
+
+class AwsError(DeployError):
+    pass
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """botocore's ClientError and BotoCoreError become an AwsError with the same text (also a decorator)."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise AwsError(str(exc)) from exc

@@ -19,7 +19,7 @@ from sdxl_inf2.gateway.submit import Gateway, GatewayClients
 
 from .clients import Clients, describe_or_none
 from .config import CACHE_S3_SETTING, DeployConfig
-from .errors import ConfigError
+from .errors import DeployConfigError
 from .naming import MANAGED_BY_TAG
 from .say import say
 
@@ -47,7 +47,9 @@ def function_name(config: DeployConfig) -> str:
 def gateway_settings(config: DeployConfig) -> GatewaySettings:
     """The gateway's settings for this deployment (the Lambda's environment; invoke and serve use them too)."""
     if not config.cache_s3_uri:
-        raise ConfigError(f"the gateway needs environment.{CACHE_S3_SETTING} in the config (its model card, its hits)")
+        raise DeployConfigError(
+            f"the gateway needs environment.{CACHE_S3_SETTING} in the config (its model card, its hits)"
+        )
     environment = config.container_environment
     return GatewaySettings(
         endpoint_name=config.name,

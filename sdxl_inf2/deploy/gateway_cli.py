@@ -11,11 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sdxl_inf2.core.errors import ServingError
-from sdxl_inf2.gateway.package import PackageError
-
-# A request the gateway refuses (as the container would), no model card, S3/SageMaker failures: one line.
-USER_ERRORS: tuple[type[Exception], ...] = (PackageError, ServingError)
+from .errors import aws_errors
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,6 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     package.set_defaults(run=_package)
 
 
+@aws_errors()  # S3 refusing the model card at start: one line (no card at all is already a ServingError)
 def _serve(args: argparse.Namespace) -> int:
     from sdxl_inf2.gateway.serve import serve
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, cast
 
 from .clients import Clients, describe_or_none
 from .config import DeployConfig, Registry
-from .errors import ConfigError
+from .errors import DeployConfigError
 from .naming import content_hash, tags
 from .say import say
 
@@ -31,7 +31,7 @@ RESPONSE_TYPES = ["image/png", "image/jpeg", "image/webp", "application/json"]
 
 def settings(config: DeployConfig) -> Registry:
     if config.registry is None:
-        raise ConfigError("the config has no registry section")
+        raise DeployConfigError("the config has no registry section")
     return config.registry
 
 

@@ -32,6 +32,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from tqdm import tqdm
 
+from sdxl_inf2.core.errors import SdxlError
+
 HANDLER = "sdxl_inf2.gateway.lambda_handler.handler"
 PROJECT_ROOT = "sdxl_inf2"
 PROJECT_PACKAGES = ("core", "gateway")  # below PROJECT_ROOT
@@ -44,7 +46,7 @@ ARCHITECTURES = {"x86_64": "x86_64", "aarch64": "arm64"}  # platform.machine() -
 SKIPPED_METADATA = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}  # install-specific
 
 
-class PackageError(Exception):
+class GatewayPackageError(SdxlError):
     """The zip cannot be built here; one line saying why."""
 
 
@@ -76,10 +78,10 @@ def build_zip() -> LambdaZip:
         files.update(distribution_files(distribution))
     unpacked = sum(path.stat().st_size for path in files.values())
     if unpacked > UNZIPPED_LIMIT:
-        raise PackageError(f"the gateway unpacks to {unpacked >> 20} MiB, over Lambda's 250 MiB")
+        raise GatewayPackageError(f"the gateway unpacks to {unpacked >> 20} MiB, over Lambda's 250 MiB")
     data = _zip(files)
     if len(data) > ZIPPED_LIMIT:
-        raise PackageError(f"the gateway zip is {len(data) >> 20} MiB, over Lambda's 50 MiB for a direct upload")
+        raise GatewayPackageError(f"the gateway zip is {len(data) >> 20} MiB, over Lambda's 50 MiB for a direct upload")
     return LambdaZip(data, runtime, architecture, len(files), unpacked)
 
 
@@ -87,7 +89,7 @@ def lambda_platform() -> tuple[str, str]:
     """(runtime, architecture) of this interpreter, when Lambda has them."""
     machine = platform.machine()
     if sys.platform != "linux" or machine not in ARCHITECTURES:
-        raise PackageError(
+        raise GatewayPackageError(
             f"the gateway zip carries compiled modules, so it must be built on Linux x86_64 or aarch64 "
             f"(this is {sys.platform} {machine}); build it there, e.g. in CodeBuild"
         )
@@ -98,12 +100,12 @@ def project_files() -> Iterator[tuple[str, Path]]:
     """The package root's `__init__.py`, the core and the gateway: no other part of sdxl_inf2."""
     top = importlib.util.find_spec(PROJECT_ROOT)
     if top is None or top.origin is None:
-        raise PackageError(f"package {PROJECT_ROOT} is not installed")
+        raise GatewayPackageError(f"package {PROJECT_ROOT} is not installed")
     yield f"{PROJECT_ROOT}/__init__.py", Path(top.origin)
     for package in PROJECT_PACKAGES:
         spec = importlib.util.find_spec(f"{PROJECT_ROOT}.{package}")
         if spec is None or not spec.submodule_search_locations:
-            raise PackageError(f"package {PROJECT_ROOT}.{package} is not installed")
+            raise GatewayPackageError(f"package {PROJECT_ROOT}.{package} is not installed")
         root = Path(next(iter(spec.submodule_search_locations)))
         for path in sorted(root.rglob("*")):
             name = f"{package}/{path.relative_to(root).as_posix()}"
@@ -122,7 +124,7 @@ def dependency_closure(roots: tuple[str, ...]) -> list[metadata.Distribution]:
         try:
             found[name] = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            raise PackageError(f"{name} is not installed (the gateway needs it)") from None
+            raise GatewayPackageError(f"{name} is not installed (the gateway needs it)") from None
         for line in found[name].requires or []:
             requirement = Requirement(line)
             if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
@@ -138,7 +140,9 @@ def check_platform(distribution: metadata.Distribution, architecture: str) -> No
     machine = "aarch64" if architecture == "arm64" else "x86_64"
     if platforms and not any(p == "any" or ("linux" in p and "musl" not in p and machine in p) for p in platforms):
         name, version = distribution.metadata["Name"], distribution.version
-        raise PackageError(f"{name} {version} is installed for {', '.join(sorted(platforms))}, not Lambda's Linux")
+        raise GatewayPackageError(
+            f"{name} {version} is installed for {', '.join(sorted(platforms))}, not Lambda's Linux"
+        )
 
 
 def distribution_files(distribution: metadata.Distribution) -> Iterator[tuple[str, Path]]:

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import botocore.session
 
+from sdxl_inf2.core.errors import SdxlError
+
 from .events import utc_now
 from .request import AsyncRequest
 from .served_endpoint import AsyncSettings
@@ -32,8 +34,10 @@ class Headers(Protocol):
     def get(self, key: str) -> str | None: ...
 
 
-class ValidationError(Exception):
+class InvalidAsyncRequest(SdxlError):
     """Answered as SageMaker's ValidationError (HTTP 400)."""
+
+    max_chars = None  # AWS's wording quotes the whole value that failed
 
 
 @functools.cache
@@ -54,8 +58,8 @@ def _python_regex(pattern: str) -> str:
     return pattern
 
 
-def _invalid(name: str, value: object, constraint: str) -> ValidationError:
-    return ValidationError(
+def _invalid(name: str, value: object, constraint: str) -> InvalidAsyncRequest:
+    return InvalidAsyncRequest(
         f"1 validation error detected: Value '{value}' at '{name[0].lower() + name[1:]}' failed to satisfy "
         f"constraint: Member must {constraint}"
     )
@@ -96,11 +100,11 @@ def parse_async_request(
 ) -> AsyncRequest:
     input_location = _text(headers, "InputLocation")
     if input_location and body:
-        raise ValidationError("Body and InputLocation are mutually exclusive: provide exactly one of them")
+        raise InvalidAsyncRequest("Body and InputLocation are mutually exclusive: provide exactly one of them")
     if not input_location and not body:
-        raise ValidationError("InputLocation or an inline Body is required")
+        raise InvalidAsyncRequest("InputLocation or an inline Body is required")
     if input_location and not input_location.startswith("s3://"):
-        raise ValidationError(f"InputLocation {input_location}: only s3:// locations are served locally")
+        raise InvalidAsyncRequest(f"InputLocation {input_location}: only s3:// locations are served locally")
     if len(body) > members()["Body"].metadata["max"]:
         raise _invalid(
             "Body", f"<{len(body)} bytes>", f"have length less than or equal to {members()['Body'].metadata['max']}"

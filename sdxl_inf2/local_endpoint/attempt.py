@@ -26,7 +26,7 @@ CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 NO_LENGTH = "The response from container primary did not specify the required Content-Length header"
 
 
-class InstanceLost(Exception):
+class InstanceLost(Exception):  # not an SdxlError: control flow, answered as a 503, never shown as an error
     """The connection to the instance broke before a whole answer came back."""
 
 

@@ -14,12 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from .errors import LocalEndpointError
-
-USER_ERRORS: tuple[type[Exception], ...] = (LocalEndpointError,)
+from sdxl_inf2.deploy.errors import aws_errors
 
 
-class Stopped(Exception):
+class Stopped(Exception):  # not an SdxlError: control flow, caught below, never shown as an error
     """SIGINT or SIGTERM arrived."""
 
 
@@ -65,6 +63,7 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signal.Signals(signum).name)
 
 
+@aws_errors()
 def _local_endpoint(args: argparse.Namespace) -> int:
     from sdxl_inf2.deploy.config import load_config
 

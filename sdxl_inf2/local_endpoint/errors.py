@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from sdxl_inf2.core.errors import SdxlError
 
-class LocalEndpointError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(message.split()))  # always one line
+
+class LocalEndpointError(SdxlError):
+    """local-endpoint cannot start: a model folder, a port, an AWS endpoint; one line saying which."""

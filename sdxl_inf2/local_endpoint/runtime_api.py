@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import request as wording
-from .async_input import ValidationError, parse_async_request
+from .async_input import InvalidAsyncRequest, parse_async_request
 from .attempt import InstanceLost, container_headers, post_invocation
 from .dispatcher import Dispatcher
 from .errors import LocalEndpointError
@@ -66,7 +66,7 @@ class RuntimeApi:
             return aws_error("ValidationError", message, 400)
         try:
             queued = parse_async_request(name, request.headers, request.get_data(), settings, self.min_ttl_s)
-        except ValidationError as exc:
+        except InvalidAsyncRequest as exc:
             return aws_error("ValidationError", str(exc), 400)
         self.dispatcher.submit(queued)
         headers = {"X-Amzn-SageMaker-OutputLocation": queued.output_location, "x-amzn-RequestId": str(uuid.uuid4())}

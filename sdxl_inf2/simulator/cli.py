@@ -14,8 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sdxl_inf2.deploy.metric_math import MetricMathError
-
 from .errors import SimulationError
 
 if TYPE_CHECKING:
@@ -26,7 +24,6 @@ if TYPE_CHECKING:
     from .run import Outcome
     from .scenario import Fleet, Observation, RequestCount, Workload
 
-USER_ERRORS: tuple[type[Exception], ...] = (SimulationError, MetricMathError)  # one line each, exit 2
 DEFAULT_TRACE = "spike:60:12000:30:30:180"  # the campaign spike of docs/simulator.md
 POLICIES = ("usage-rate-container", "usage-rate-demand", "backlog", "none")
 # Start-up of an instance, assumptions (docs/simulator.md): AWS says "several minutes"; no inf2 SDXL figure.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sdxl_inf2.core.errors import SdxlError
 
-class SimulationError(Exception):
+
+class SimulationError(SdxlError):
     """Bad input to `sdxl-inf2 simulate`; printed as one line, exit 2."""

@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..errors import SdxlError
 from ..guidance import CompiledBatch
 from ..manifest import Defaults, Shape
 from ..modeldir import ModelInfo, ModelKind, Variant
@@ -28,7 +29,7 @@ from .key import KEY_VERSION
 CARD_NAME = "model-card.json"
 
 
-class CardError(Exception):
+class CardError(SdxlError):
     """The stored card is not one this code can read; the message is one line."""
 
 

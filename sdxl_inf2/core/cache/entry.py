@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import struct
 
+from ..errors import SdxlError
+
 MAGIC = b"SDXLRC1\n"
 _HEAD = struct.Struct(">32sI")
 _SIZE = struct.Struct(">Q")
 MAX_IMAGES = 64
 
 
-class CorruptEntry(Exception):
+class CorruptEntry(SdxlError):
     """The stored bytes are not a complete, intact entry."""
 
 
