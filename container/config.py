@@ -13,8 +13,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sdxl_inf2.core.metrics import NAMESPACE
-from sdxl_inf2.core.settings import ConfigError, DimensionValue, Namespace, S3Prefix, from_environment
+from sdxl_inf2.core import metrics as names
+from sdxl_inf2.core.cache import CACHE_S3_SETTING
+from sdxl_inf2.core.settings import (
+    S3_TIMEOUT_S,
+    ConfigError,
+    DimensionValue,
+    Namespace,
+    S3Prefix,
+    S3TimeoutSeconds,
+    from_environment,
+)
 from sdxl_inf2.core.variants import parse_worker_plan
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
@@ -50,16 +59,16 @@ class Settings(BaseModel):
     default_quality: int = Field(90, ge=1, le=100, alias="SDXL_DEFAULT_QUALITY")
     http_threads: int | None = Field(None, ge=2, le=4096, alias="SDXL_HTTP_THREADS")
     keepalive_s: int = Field(75, ge=0, le=3600, alias="SDXL_KEEPALIVE_S")
-    metrics: Literal["on", "off"] = Field("on", alias="SDXL_METRICS")
-    metrics_namespace: Namespace = Field(NAMESPACE, alias="SDXL_METRICS_NAMESPACE")
-    metrics_endpoint_name: DimensionValue = Field("unknown", alias="SDXL_METRICS_ENDPOINT_NAME")
-    metrics_variant_name: DimensionValue = Field("AllTraffic", alias="SDXL_METRICS_VARIANT_NAME")
+    metrics: Literal["on", "off"] = Field("on", alias=names.SWITCH_SETTING)
+    metrics_namespace: Namespace = Field(names.NAMESPACE, alias=names.NAMESPACE_SETTING)
+    metrics_endpoint_name: DimensionValue = Field(names.UNKNOWN_ENDPOINT, alias=names.ENDPOINT_SETTING)
+    metrics_variant_name: DimensionValue = Field(names.DEFAULT_VARIANT, alias=names.VARIANT_SETTING)
     # off: the gateway counts requests at arrival (deploy sets it), so the container leaves them out
-    metrics_request_counts: Literal["on", "off"] = Field("on", alias="SDXL_METRICS_REQUEST_COUNTS")
+    metrics_request_counts: Literal["on", "off"] = Field("on", alias=names.REQUEST_COUNTS_SETTING)
     cache_dir: Path | None = Field(None, alias="SDXL_CACHE_DIR")
     cache_max_bytes: int = Field(2 * 1024**3, ge=64 * 1024, alias="SDXL_CACHE_MAX_BYTES")
-    cache_s3_uri: S3Prefix | None = Field(None, alias="SDXL_CACHE_S3_URI")
-    cache_s3_timeout_s: float = Field(2.0, gt=0, le=60, alias="SDXL_CACHE_S3_TIMEOUT_S")
+    cache_s3_uri: S3Prefix | None = Field(None, alias=CACHE_S3_SETTING)
+    cache_s3_timeout_s: S3TimeoutSeconds = Field(S3_TIMEOUT_S, alias="SDXL_CACHE_S3_TIMEOUT_S")
 
     @field_validator("backend")
     @classmethod

@@ -17,6 +17,10 @@ NAMESPACE = "SdxlInf2"  # default of SDXL_METRICS_NAMESPACE and SDXL_GATEWAY_MET
 ENDPOINT_DIMENSION = "EndpointName"
 VARIANT_DIMENSION = "VariantName"
 ERROR_CLASS_DIMENSION = "ErrorClass"
+# The dimension values the container and the gateway use until deploy sets them: no endpoint known,
+# and the variant deploy creates by default (the SageMaker Python SDK's name for a lone variant).
+UNKNOWN_ENDPOINT = "unknown"
+DEFAULT_VARIANT = "AllTraffic"
 MODEL_VARIANT_DIMENSION = "Variant"  # the artifact variant (model folder), on multi-variant artifacts
 
 REQUESTS = "NumberOfInferenceRequests"  # 1 per inference request: CacheHits + CacheMisses
@@ -67,3 +71,21 @@ BACKLOG_PER_INSTANCE_METRIC = "ApproximateBacklogSizePerInstance"
 BACKLOG_METRIC = "ApproximateBacklogSize"
 OLDEST_REQUEST_AGE_METRIC = "ApproximateAgeOfOldestRequest"
 BACKLOG_WITHOUT_CAPACITY_METRIC = "HasBacklogWithoutCapacity"
+BACKLOG_UNITS = {
+    BACKLOG_METRIC: "Count",
+    BACKLOG_PER_INSTANCE_METRIC: "Count",
+    OLDEST_REQUEST_AGE_METRIC: "Seconds",
+    BACKLOG_WITHOUT_CAPACITY_METRIC: "None",
+}
+
+
+def backlog_metrics(size: int, instances: int, oldest_age_s: float | None = None) -> dict[str, float]:
+    """SageMaker's backlog metrics for an async endpoint with `size` requests in its backlog and
+    `instances` serving: per instance, the backlog shared among them (all of it while none serves);
+    HasBacklogWithoutCapacity, 1 while requests wait and no instance serves. The age of the oldest
+    request is SageMaker's too, given by a caller that tracks it (the local endpoint)."""
+    values = {BACKLOG_METRIC: float(size), BACKLOG_PER_INSTANCE_METRIC: size / max(instances, 1)}
+    if oldest_age_s is not None:
+        values[OLDEST_REQUEST_AGE_METRIC] = oldest_age_s
+    values[BACKLOG_WITHOUT_CAPACITY_METRIC] = 1.0 if size and not instances else 0.0
+    return values
