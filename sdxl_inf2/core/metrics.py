@@ -55,7 +55,7 @@ ENDPOINT_SETTING = "SDXL_METRICS_ENDPOINT_NAME"
 VARIANT_SETTING = "SDXL_METRICS_VARIANT_NAME"
 SWITCH_SETTING = "SDXL_METRICS"  # "off" stops the container's metrics
 REQUEST_COUNTS_SETTING = "SDXL_METRICS_REQUEST_COUNTS"  # "off": the gateway counts requests instead
-# Sum, not the seed's SampleCount: equal while each datapoint is one request, and still right if
+# Sum, not the reference case's SampleCount: equal while each datapoint is one request, and still right if
 # the container ever emits batched counts.
 REQUESTS_STAT = "Sum"
 

@@ -135,7 +135,7 @@ class UsageRate(Section):
     scale_in_cooldown_s: int = Field(120, ge=0, le=86400)
     # Who counts the requests the policy reads; None: the gateway when it is enabled, else the container.
     requests_from: Literal["gateway", "container"] | None = None
-    # Count cache hits as demand (the seed's choice)? A hit costs no worker time, so by default not.
+    # Count cache hits as demand (the reference case's choice)? A hit costs no worker time, so by default not.
     count_cache_hits: bool = False
 
 
