@@ -40,6 +40,15 @@ ERRORS = "Errors"  # one per failed /invocations request; ErrorClass = the error
 DEMAND_COUNTS = (REQUESTS, CACHE_HITS, CACHE_MISSES)
 
 COUNT, MILLISECONDS = "Count", "Milliseconds"
+
+
+def request_counts(cache: str) -> dict[str, int]:
+    """One inference request's counts, whichever side counts it; `cache` is hit, miss, coalesced (a
+    miss that joined an identical one in flight) or off (not cacheable)."""
+    hit = cache == "hit"
+    return {REQUESTS: 1, CACHE_HITS: int(hit), CACHE_MISSES: int(not hit), COALESCED: int(cache == "coalesced")}
+
+
 # timings_ms key -> metric; only present keys are emitted (a cache hit has no queue or inference time)
 TIMING_METRICS = {"queue": QUEUE_TIME, "inference": INFERENCE_LATENCY, "encode": ENCODE_TIME, "total": REQUEST_LATENCY}
 
