@@ -4,7 +4,9 @@ The container writes its request metrics as Embedded Metric Format on stdout (co
 the gateway counts demand as requests arrive (gateway/demand.py); deploy's policies, status and the
 local endpoint read them, and so does the simulator's model of CloudWatch. A name that differs on
 one side would leave the usage-rate policy with no data (it would never scale out), so all of them
-import these.
+import these. The values computed on more than one side are computed here too: one request's counts
+(`request_counts`: the container and the gateway) and SageMaker's backlog metrics (`backlog_metrics`:
+the local endpoint and the simulator).
 
 Per inference request, in NAMESPACE with the dimensions EndpointName and VariantName. Per failed
 /invocations request, `Errors`, once under (EndpointName, VariantName) and once with ErrorClass.
