@@ -26,6 +26,7 @@ from sdxl_inf2.container.cache.disk import DiskStore
 from sdxl_inf2.container.metrics import MetricsEmitter, RequestOutcome
 from sdxl_inf2.core.cache.entry import pack, unpack
 from sdxl_inf2.core.cache.key import request_key
+from sdxl_inf2.core.metrics import NAMESPACE
 from sdxl_inf2.core.schema import GenerationParams
 
 PARAMS = GenerationParams("a photo of a cat", None, None, None, 30, 5.0, 42, 1024, 1024, 1, "default", "png", None)
@@ -47,7 +48,7 @@ def serializer_only() -> None:
     from aws_embedded_metrics.logger.metrics_context import MetricsContext
     from aws_embedded_metrics.serializers.log_serializer import LogSerializer
 
-    context = MetricsContext("SdxlInf2")
+    context = MetricsContext(NAMESPACE)
     context.set_dimensions([{"EndpointName": "e", "VariantName": "v"}])
     for name in ("NumberOfInferenceRequests", "CacheHits", "CacheMisses", "ImagesGenerated"):
         context.put_metric(name, 1, "Count")
@@ -78,7 +79,7 @@ def cache_rows(repeat: int) -> Rows:
 
 
 def metrics_rows(repeat: int) -> Rows:
-    emitter = MetricsEmitter("SdxlInf2", "e", "v")
+    emitter = MetricsEmitter(NAMESPACE, "e", "v")
     with contextlib.redirect_stdout(io.StringIO()):
         library = per_call_us(lambda: emitter.emit(OUTCOME), repeat)
         serializer = per_call_us(serializer_only, repeat)

@@ -14,8 +14,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sdxl_inf2.core.metrics import NAMESPACE
-from sdxl_inf2.core.settings import ConfigError, DimensionValue, Namespace, S3Prefix, from_environment
+from sdxl_inf2.core import metrics as names
+from sdxl_inf2.core.cache import CACHE_S3_SETTING
+from sdxl_inf2.core.settings import (
+    S3_TIMEOUT_S,
+    ConfigError,
+    DimensionValue,
+    Namespace,
+    S3Prefix,
+    S3TimeoutSeconds,
+    from_environment,
+)
 from sdxl_inf2.core.variants import parse_worker_plan
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
@@ -144,26 +153,26 @@ class Settings(BaseModel):
     keepalive_s: int = Field(75, ge=0, le=3600, alias="SDXL_KEEPALIVE_S", description="HTTP keep-alive, seconds.")
     metrics: Literal["on", "off"] = Field(
         "on",
-        alias="SDXL_METRICS",
+        alias=names.SWITCH_SETTING,
         description="`off` writes no EMF metrics (the usage-rate policy then has no data; deploy refuses that).",
     )
     metrics_namespace: Namespace = Field(
-        NAMESPACE, alias="SDXL_METRICS_NAMESPACE", description="CloudWatch namespace of the container's metrics."
+        names.NAMESPACE, alias=names.NAMESPACE_SETTING, description="CloudWatch namespace of the container's metrics."
     )
     metrics_endpoint_name: DimensionValue = Field(
-        "unknown",
-        alias="SDXL_METRICS_ENDPOINT_NAME",
+        names.UNKNOWN_ENDPOINT,
+        alias=names.ENDPOINT_SETTING,
         description="The `EndpointName` dimension value; deploy sets it to the endpoint's name.",
     )
     metrics_variant_name: DimensionValue = Field(
-        "AllTraffic",
-        alias="SDXL_METRICS_VARIANT_NAME",
+        names.DEFAULT_VARIANT,
+        alias=names.VARIANT_SETTING,
         description="The `VariantName` dimension value; deploy sets it to the production variant's name.",
     )
     # off: the gateway counts requests at arrival (deploy sets it), so the container leaves them out
     metrics_request_counts: Literal["on", "off"] = Field(
         "on",
-        alias="SDXL_METRICS_REQUEST_COUNTS",
+        alias=names.REQUEST_COUNTS_SETTING,
         description="`off` leaves `NumberOfInferenceRequests`, `CacheHits` and `CacheMisses` out: the gateway "
         "counts them (deploy sets it).",
     )
@@ -180,14 +189,12 @@ class Settings(BaseModel):
     )
     cache_s3_uri: S3Prefix | None = Field(
         None,
-        alias="SDXL_CACHE_S3_URI",
+        alias=CACHE_S3_SETTING,
         description="`s3://bucket/prefix/`: the cache tier every instance shares, and where each publishes its "
         "model card for the gateway.",
     )
-    cache_s3_timeout_s: float = Field(
-        2.0,
-        gt=0,
-        le=60,
+    cache_s3_timeout_s: S3TimeoutSeconds = Field(
+        S3_TIMEOUT_S,
         alias="SDXL_CACHE_S3_TIMEOUT_S",
         description="S3 connect and read timeout (one retry); beyond it a lookup is a miss.",
     )

@@ -25,9 +25,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sdxl_inf2.core.metrics import (
-    CACHE_HITS,
-    CACHE_MISSES,
-    COALESCED,
     COUNT,
     DEMAND_COUNTS,
     ENDPOINT_DIMENSION,
@@ -36,9 +33,9 @@ from sdxl_inf2.core.metrics import (
     IMAGES_GENERATED,
     MILLISECONDS,
     MODEL_VARIANT_DIMENSION,
-    REQUESTS,
     TIMING_METRICS,
     VARIANT_DIMENSION,
+    request_counts,
 )
 
 from .config import Settings
@@ -95,21 +92,18 @@ class MetricsEmitter:
     def emit(self, outcome: RequestOutcome) -> None:
         try:
             if outcome.cache is not None:
-                self._flush(self._request_document(outcome))
+                self._flush(self._request_document(outcome, outcome.cache))
             if outcome.error_type is not None:
                 self._flush(self._error_document(outcome))
         except Exception:  # a metrics bug must not take the request log or the server down
             log.exception("could not emit metrics for inference %s", outcome.inference_id)
 
-    def _request_document(self, outcome: RequestOutcome) -> MetricsLogger:
+    def _request_document(self, outcome: RequestOutcome, cache: str) -> MetricsLogger:
         metrics = self._logger(outcome)
         metrics.set_dimensions(self.dimensions, *self._per_variant(outcome))
-        if self.request_counts:
-            hit = outcome.cache == "hit"
-            metrics.put_metric(REQUESTS, 1, COUNT)
-            metrics.put_metric(CACHE_HITS, int(hit), COUNT)
-            metrics.put_metric(CACHE_MISSES, int(not hit), COUNT)
-        metrics.put_metric(COALESCED, int(outcome.cache == "coalesced"), COUNT)
+        for name, count in request_counts(cache).items():
+            if self.request_counts or name not in DEMAND_COUNTS:  # else the gateway counts it
+                metrics.put_metric(name, count, COUNT)
         metrics.put_metric(IMAGES_GENERATED, outcome.images_generated, COUNT)
         for key, name in TIMING_METRICS.items():
             if key in outcome.timings_ms:

@@ -1,4 +1,4 @@
-"""Images per instance-hour and cost per image, and what the seed's published figures imply.
+"""Images per instance-hour and cost per image, and what the reference case's published figures imply.
 
 The model (each one an assumption, printed as such by `sdxl-inf2 cost`):
 
@@ -7,13 +7,13 @@ The model (each one an assumption, printed as such by `sdxl-inf2 cost`):
 - a cache hit costs no worker time, so at a hit rate h the instance serves `1 / (1 - h)` times that;
 - the instance is paid by the hour whether busy or not; nothing else is priced (S3, data transfer,
   CloudWatch, the time spent scaling out or idle before scale-in);
-- the usage-rate policy counts every request, hits included (as the seed does), against worker
+- the usage-rate policy counts every request, hits included (as the reference case does), against worker
   capacity, so at its target u an instance serves `u * capacity` requests an hour whatever the hit
   rate, and its workers are busy `u * (1 - h)` of the time; or, with `count_cache_hits: false` (the
   deploy config's default), it counts misses only, so its workers are busy `u` of the time and it
   serves `u * capacity / (1 - h)`.
 
-Prices are never fetched: `--price-per-hour`, else the price the seed's own figures imply.
+Prices are never fetched: `--price-per-hour`, else the price the reference case's own figures imply.
 
 Seconds per image is the one input that depends on the model. Presets (`--seconds-per-image
 lightning-4step`) estimate it on paper for SDXL base and the few-step models, from one measured
@@ -34,7 +34,7 @@ class CostError(SdxlError):
 
 
 @dataclass(frozen=True)
-class Seed:
+class ReferenceCase:
     """The reference case: Monks' SDXL on SageMaker async endpoints with inf2 (AWS Machine Learning Blog post)."""
 
     images_per_instance_hour: float = 27_796
@@ -50,17 +50,16 @@ class Seed:
         return self.images_per_instance_hour * self.cost_per_image
 
 
-SEED = Seed()
+REFERENCE_CASE = ReferenceCase()
 
 
 def price(price_per_hour: float | None) -> tuple[float, str]:
-    """The instance price to use and where it comes from: the flag, else what the seed's figures imply."""
+    """The instance price to use and where it comes from: the flag, else what the reference case's figures imply."""
     if price_per_hour is not None:
         return price_per_hour, "--price-per-hour"
-    implied = (
-        f"implied by the seed: {SEED.images_per_instance_hour:,.0f} x ${SEED.cost_per_image}; not an AWS list price"
-    )
-    return SEED.price_per_hour, implied
+    case = REFERENCE_CASE
+    implied = f"implied by the reference case: {case.images_per_instance_hour:,.0f} x ${case.cost_per_image}"
+    return case.price_per_hour, f"{implied}; not an AWS list price"
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class CostInputs:
     price_per_hour: float
     cache_hit_rate: float = 0.0
     target: float = 0.75
-    count_cache_hits: bool = True  # the policy's m2 counts hits (the seed's choice) or misses only
+    count_cache_hits: bool = True  # the policy's m2 counts hits (the reference case's choice) or misses only
 
     def check(self) -> CostInputs:
         if self.seconds_per_image <= 0:
@@ -112,23 +111,23 @@ def figures(inputs: CostInputs) -> CostFigures:
 
 
 @dataclass(frozen=True)
-class SeedImplications:
+class ReferenceCaseImplications:
     price_per_hour: float  # images per instance-hour x cost per image
     seconds_per_image_needed: float  # per worker, for the published throughput without a cache
     cache_hit_rate_needed: float  # for the published throughput at the published 9.7 s per image
-    usage_rate_at_published_throughput: float  # what the seed's own policy would read
+    usage_rate_at_published_throughput: float  # what the reference case's own policy would read
     requests_per_hour_at_target: float  # what an instance takes while the policy holds its target
 
 
-def seed_implications(seed: Seed = SEED) -> SeedImplications:
-    capacity = seed.workers * SECONDS_PER_HOUR / seed.seconds_per_image
-    policy_capacity = seed.workers * SECONDS_PER_HOUR / seed.policy_seconds_per_image
-    return SeedImplications(
-        price_per_hour=seed.price_per_hour,
-        seconds_per_image_needed=seed.workers * SECONDS_PER_HOUR / seed.images_per_instance_hour,
-        cache_hit_rate_needed=max(0.0, 1 - capacity / seed.images_per_instance_hour),
-        usage_rate_at_published_throughput=seed.images_per_instance_hour / policy_capacity,
-        requests_per_hour_at_target=seed.target * policy_capacity,
+def reference_case_implications(case: ReferenceCase = REFERENCE_CASE) -> ReferenceCaseImplications:
+    capacity = case.workers * SECONDS_PER_HOUR / case.seconds_per_image
+    policy_capacity = case.workers * SECONDS_PER_HOUR / case.policy_seconds_per_image
+    return ReferenceCaseImplications(
+        price_per_hour=case.price_per_hour,
+        seconds_per_image_needed=case.workers * SECONDS_PER_HOUR / case.images_per_instance_hour,
+        cache_hit_rate_needed=max(0.0, 1 - capacity / case.images_per_instance_hour),
+        usage_rate_at_published_throughput=case.images_per_instance_hour / policy_capacity,
+        requests_per_hour_at_target=case.target * policy_capacity,
     )
 
 
@@ -179,14 +178,14 @@ PRESETS = {
 @dataclass(frozen=True)
 class PresetImplications:
     images_per_hour: float  # the preset's workers at full load, no cache
-    share_of_published: float  # images_per_hour / the seed's 27,796
+    share_of_published: float  # images_per_hour / the reference case's 27,796
     per_core_images_per_hour: float | None  # CFG off, one worker per NeuronCore (unverified); None with CFG
 
 
-def preset_implications(preset: Preset, workers: int, seed: Seed = SEED) -> PresetImplications:
+def preset_implications(preset: Preset, workers: int, case: ReferenceCase = REFERENCE_CASE) -> PresetImplications:
     per_hour = workers * SECONDS_PER_HOUR / preset.seconds_per_image
     return PresetImplications(
         images_per_hour=per_hour,
-        share_of_published=per_hour / seed.images_per_instance_hour,
+        share_of_published=per_hour / case.images_per_instance_hour,
         per_core_images_per_hour=None if preset.cfg else 2 * per_hour,
     )

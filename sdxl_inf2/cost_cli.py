@@ -1,4 +1,4 @@
-"""`sdxl-inf2 cost`: images per instance-hour and cost per image, beside the seed's published figures."""
+"""`sdxl-inf2 cost`: images per instance-hour and cost per image, beside the reference case's published figures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from sdxl_inf2.cost import (
     ON_PAPER,
     PRESETS,
-    SEED,
+    REFERENCE_CASE,
     CostError,
     CostFigures,
     CostInputs,
@@ -16,30 +16,33 @@ from sdxl_inf2.cost import (
     figures,
     preset_implications,
     price,
-    seed_implications,
+    reference_case_implications,
 )
 
-DEFAULT_WORKERS = SEED.workers
+DEFAULT_WORKERS = REFERENCE_CASE.workers
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    text = "images per instance-hour and cost per image; the seed's figures side by side"
+    text = "images per instance-hour and cost per image; the reference case's figures side by side"
     parser: argparse.ArgumentParser = commands.add_parser("cost", help=text, description=text)
     parser.add_argument("--config", type=Path, help="a deployment config: seconds per image, workers and target")
     parser.add_argument(
         "--seconds-per-image",
         metavar="S|PRESET",
         help=f"one worker, one image: seconds, or an on-paper preset ({', '.join(PRESETS)}); "
-        f"default {SEED.seconds_per_image:g}",
+        f"default {REFERENCE_CASE.seconds_per_image:g}",
     )
     parser.add_argument("--workers", type=int, help=f"model workers per instance (default {DEFAULT_WORKERS})")
-    parser.add_argument("--price-per-hour", type=float, help="instance price in USD (default: what the seed implies)")
+    parser.add_argument(
+        "--price-per-hour", type=float, help="instance price in USD (default: what the reference case implies)"
+    )
     parser.add_argument("--cache-hit-rate", type=float, default=0.0, help="share of requests served from the cache")
-    parser.add_argument("--target", type=float, help=f"usage-rate target (default {SEED.target:g})")
+    parser.add_argument("--target", type=float, help=f"usage-rate target (default {REFERENCE_CASE.target:g})")
     parser.add_argument(
         "--count-cache-hits",
         action=argparse.BooleanOptionalAction,
-        help="the policy counts hits as requests (default: the config's count_cache_hits, else yes, as the seed)",
+        help="the policy counts hits as requests "
+        "(default: the config's count_cache_hits, else yes, as the reference case)",
     )
     parser.set_defaults(run=_cost)
 
@@ -65,7 +68,12 @@ def _seconds(text: str) -> float:
 
 
 def _inputs(args: argparse.Namespace) -> tuple[CostInputs, str]:
-    seconds, workers, target, count_hits = SEED.seconds_per_image, DEFAULT_WORKERS, SEED.target, True
+    seconds, workers, target, count_hits = (
+        REFERENCE_CASE.seconds_per_image,
+        DEFAULT_WORKERS,
+        REFERENCE_CASE.target,
+        True,
+    )
     if args.config is not None:
         from sdxl_inf2.deploy.config import load_config
 
@@ -97,7 +105,7 @@ def report(inputs: CostInputs, price_source: str, preset: Preset | None = None) 
         *_table(result),
         "",
         *([*_preset_lines(preset, inputs), ""] if preset else []),
-        *_seed_lines(),
+        *_reference_case_lines(),
         "",
         *_assumptions(inputs.count_cache_hits),
     ]
@@ -105,17 +113,18 @@ def report(inputs: CostInputs, price_source: str, preset: Preset | None = None) 
 
 
 def _preset_lines(preset: Preset, inputs: CostInputs) -> list[str]:
+    case = REFERENCE_CASE
     implied = preset_implications(preset, inputs.workers)
-    needed = seed_implications().seconds_per_image_needed
+    needed = reference_case_implications().seconds_per_image_needed
     lines = [
         f"preset {preset.name}: {preset.what}",
         f"  on paper: {preset.steps} steps x {ON_PAPER.step_s:.2f} s + {ON_PAPER.other_s:.2f} s = "
         f"{preset.seconds_per_image:.2f} s per image per chip (a public inf2 step rate; not measured here;",
         f"  the same model gives {PRESETS['sdxl-base-30'].seconds_per_image:.2f} s for SDXL base at 30 steps, "
-        f"against the seed's published {SEED.seconds_per_image:g} s);",
+        f"against the reference case's published {case.seconds_per_image:g} s);",
         f"  {inputs.workers} workers: {implied.images_per_hour:,.0f} images an hour, "
-        f"{implied.share_of_published:.0%} of the seed's {SEED.images_per_instance_hour:,.0f}, "
-        f"which needs {needed:.2f} s per image at {SEED.workers} workers;",
+        f"{implied.share_of_published:.0%} of the reference case's {case.images_per_instance_hour:,.0f}, "
+        f"which needs {needed:.2f} s per image at {case.workers} workers;",
     ]
     if implied.per_core_images_per_hour is not None:
         lines += [
@@ -130,35 +139,37 @@ def _preset_lines(preset: Preset, inputs: CostInputs) -> list[str]:
 
 
 def _table(result: CostFigures) -> list[str]:
+    case = REFERENCE_CASE
     rows = [
-        ("", "these inputs", "seed (published)"),
+        ("", "these inputs", "reference (published)"),
         (
             "images per instance-hour, full load",
             f"{result.images_per_hour:,.0f}",
-            f"{SEED.images_per_instance_hour:,.0f}",
+            f"{case.images_per_instance_hour:,.0f}",
         ),
-        ("cost per image, full load", f"${result.cost_per_image:.6f}", f"${SEED.cost_per_image:.6f}"),
+        ("cost per image, full load", f"${result.cost_per_image:.6f}", f"${case.cost_per_image:.6f}"),
         ("  of which rendered by workers", f"{result.worker_images_per_hour:,.0f} /h", ""),
         ("images per instance-hour, at the target", f"{result.images_per_hour_at_target:,.0f}", ""),
         ("cost per image, at the target", f"${result.cost_per_image_at_target:.6f}", ""),
         ("worker busy time, at the target", f"{result.worker_busy_at_target:.1%}", ""),
     ]
-    return [f"{label:<42}{mine:>16}  {seed:>18}".rstrip() for label, mine, seed in rows]
+    return [f"{label:<42}{mine:>16}  {reference:>21}".rstrip() for label, mine, reference in rows]
 
 
-def _seed_lines() -> list[str]:
-    implied = seed_implications()
+def _reference_case_lines() -> list[str]:
+    case = REFERENCE_CASE
+    implied = reference_case_implications()
     return [
-        f"what the seed's figures imply ({SEED.workers} workers, {SEED.seconds_per_image:g} s per image, "
-        f"target {SEED.target:g}):",
-        f"  price per instance-hour: {SEED.images_per_instance_hour:,.0f} x ${SEED.cost_per_image} "
+        f"what the reference case's figures imply ({case.workers} workers, {case.seconds_per_image:g} s per image, "
+        f"target {case.target:g}):",
+        f"  price per instance-hour: {case.images_per_instance_hour:,.0f} x ${case.cost_per_image} "
         f"= ${implied.price_per_hour:,.2f}",
-        f"  {SEED.images_per_instance_hour:,.0f} images an hour from {SEED.workers} workers is "
-        f"{implied.seconds_per_image_needed:.2f} s of worker time per image, not {SEED.seconds_per_image:g} s;",
-        f"  or, at {SEED.seconds_per_image:g} s, {implied.cache_hit_rate_needed:.1%} of the images served from a cache",
+        f"  {case.images_per_instance_hour:,.0f} images an hour from {case.workers} workers is "
+        f"{implied.seconds_per_image_needed:.2f} s of worker time per image, not {case.seconds_per_image:g} s;",
+        f"  or, at {case.seconds_per_image:g} s, {implied.cache_hit_rate_needed:.1%} of the images served from a cache",
         "  (or several images per request; the post does not say which).",
-        f"  its usage-rate policy (m2 / (m1 * 60 / {SEED.policy_seconds_per_image:g} * {SEED.workers})) reads "
-        f"{implied.usage_rate_at_published_throughput:.2f} at that throughput, against a target of {SEED.target:g}:",
+        f"  its usage-rate policy (m2 / (m1 * 60 / {case.policy_seconds_per_image:g} * {case.workers})) reads "
+        f"{implied.usage_rate_at_published_throughput:.2f} at that throughput, against a target of {case.target:g}:",
         f"  holding the target, an instance takes {implied.requests_per_hour_at_target:,.0f} requests an hour,",
         "  so the published throughput is not a steady state under that policy.",
     ]
@@ -166,7 +177,7 @@ def _seed_lines() -> list[str]:
 
 def _assumptions(count_cache_hits: bool) -> list[str]:
     policy = (
-        "the usage-rate policy counts hits as requests, as the seed does."
+        "the usage-rate policy counts hits as requests, as the reference case does."
         if count_cache_hits
         else "the usage-rate policy counts misses only (count_cache_hits: false)."
     )

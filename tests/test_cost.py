@@ -1,4 +1,4 @@
-"""`sdxl-inf2 cost`: the numbers for the seed's inputs, what the seed implies, and bad input."""
+"""`sdxl-inf2 cost`: the numbers for the reference case's inputs, what it implies, and bad input."""
 
 from __future__ import annotations
 
@@ -6,18 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from sdxl_inf2.cost import ON_PAPER, PRESETS, SEED, CostInputs, figures, preset_implications, seed_implications
+from sdxl_inf2.cost import (
+    ON_PAPER,
+    PRESETS,
+    REFERENCE_CASE,
+    CostInputs,
+    figures,
+    preset_implications,
+    reference_case_implications,
+)
 from tests.aws import EXAMPLE, assert_one_line_error, cli
 
 Capsys = pytest.CaptureFixture[str]
-SEED_PRICE = 27_796 * 0.000425  # $11.8133 an instance-hour
+REFERENCE_PRICE = 27_796 * 0.000425  # $11.8133 an instance-hour
 
 
-def test_figures_for_the_seeds_inputs() -> None:
-    result = figures(CostInputs(seconds_per_image=9.7, workers=12, price_per_hour=SEED_PRICE, target=0.75))
+def test_figures_for_the_reference_cases_inputs() -> None:
+    result = figures(CostInputs(seconds_per_image=9.7, workers=12, price_per_hour=REFERENCE_PRICE, target=0.75))
     assert result.worker_images_per_hour == pytest.approx(12 * 3600 / 9.7)  # 4,453.6
     assert result.images_per_hour == pytest.approx(4453.608, abs=1e-3)
-    assert result.cost_per_image == pytest.approx(SEED_PRICE / 4453.608, rel=1e-6)  # $0.0026525
+    assert result.cost_per_image == pytest.approx(REFERENCE_PRICE / 4453.608, rel=1e-6)  # $0.0026525
     assert result.images_per_hour_at_target == pytest.approx(3340.206, abs=1e-3)
     assert result.cost_per_image_at_target == pytest.approx(0.0035367, abs=1e-7)
     assert result.worker_busy_at_target == 0.75
@@ -37,16 +45,18 @@ def test_a_cache_hit_rate_multiplies_throughput_but_not_the_policys_target() -> 
     assert cached.worker_busy_at_target == pytest.approx(0.375)
 
 
-def test_what_the_seeds_figures_imply() -> None:
-    implied = seed_implications()
+def test_what_the_reference_cases_figures_imply() -> None:
+    implied = reference_case_implications()
     assert implied.price_per_hour == pytest.approx(11.8133)
     assert implied.seconds_per_image_needed == pytest.approx(12 * 3600 / 27_796)  # 1.554 s
     assert implied.cache_hit_rate_needed == pytest.approx(1 - 4453.608 / 27_796, abs=1e-6)  # 84.0%
     assert implied.usage_rate_at_published_throughput == pytest.approx(27_796 / 4320)  # 6.43
     assert implied.requests_per_hour_at_target == pytest.approx(3240)
-    # the implied hit rate reproduces the seed's published throughput and cost per image
+    # the implied hit rate reproduces the reference case's published throughput and cost per image
     again = figures(
-        CostInputs(9.7, 12, implied.price_per_hour, cache_hit_rate=implied.cache_hit_rate_needed, target=SEED.target)
+        CostInputs(
+            9.7, 12, implied.price_per_hour, cache_hit_rate=implied.cache_hit_rate_needed, target=REFERENCE_CASE.target
+        )
     )
     assert again.images_per_hour == pytest.approx(27_796)
     assert again.cost_per_image == pytest.approx(0.000425)
@@ -59,7 +69,9 @@ def test_the_report_prints_both_columns_and_names_its_price(capsys: Capsys) -> N
     assert full_load.split()[-2:] == ["4,454", "27,796"]
     cost = next(line for line in run.out.splitlines() if line.startswith("cost per image, full"))
     assert cost.split()[-2:] == ["$0.002653", "$0.000425"]
-    assert "$11.81 per instance-hour (implied by the seed: 27,796 x $0.000425; not an AWS list price)" in run.out
+    assert (
+        "$11.81 per instance-hour (implied by the reference case: 27,796 x $0.000425; not an AWS list price)" in run.out
+    )
     assert "1.55 s of worker time per image" in run.out and "84.0% of the images served from a cache" in run.out
     assert "reads 6.43" in run.out and "75.0%" in run.out
     assert "assumptions:" in run.out
@@ -77,7 +89,7 @@ def test_inputs_from_flags_and_a_deploy_config(capsys: Capsys) -> None:
 
 def test_the_on_paper_step_model() -> None:
     assert ON_PAPER.seconds_per_image(50) == pytest.approx(14.2)  # the log it comes from, 50 steps a request
-    assert PRESETS["sdxl-base-30"].seconds_per_image == pytest.approx(8.99, abs=0.01)  # the seed published 9.7
+    assert PRESETS["sdxl-base-30"].seconds_per_image == pytest.approx(8.99, abs=0.01)  # the reference: 9.7
     assert PRESETS["lightning-4step"].seconds_per_image == pytest.approx(2.22, abs=0.01)
     assert PRESETS["lcm-4step"].seconds_per_image == PRESETS["lightning-4step"].seconds_per_image
 
@@ -97,9 +109,9 @@ def test_a_preset_in_the_report(capsys: Capsys) -> None:
     assert run.code == 0, run.err
     assert run.out.startswith("inputs: 12 workers x 2.22 s per image")
     full_load = next(line for line in run.out.splitlines() if line.startswith("images per instance-hour, full"))
-    assert full_load.split()[-2:] == ["19,452", "27,796"]  # beside the seed's published figure
+    assert full_load.split()[-2:] == ["19,452", "27,796"]  # beside the reference case's published figure
     assert "4 steps x 0.26 s + 1.18 s = 2.22 s per image per chip" in run.out
-    assert "19,452 images an hour, 70% of the seed's 27,796, which needs 1.55 s per image" in run.out
+    assert "19,452 images an hour, 70% of the reference case's 27,796, which needs 1.55 s per image" in run.out
     assert "one worker per core (24) would give 38,904 an hour" in run.out and "not built, unverified" in run.out
     assert "seconds_per_image to 2.22" in run.out
     plain = cli(capsys, "cost", "--seconds-per-image", "2.5")

@@ -18,7 +18,7 @@ RESOURCE = "endpoint/sdxl-inf2-prod/variant/AllTraffic"
 @pytest.mark.parametrize(
     ("seconds", "workers", "expected"),
     [
-        (10, 12, "IF(m1 != 0, m2 / (m1 * 60 / 10 * 12))"),  # the seed: 10 s per image, inf2.48xlarge
+        (10, 12, "IF(m1 != 0, m2 / (m1 * 60 / 10 * 12))"),  # the reference case: 10 s per image, inf2.48xlarge
         (9.7, 6, "IF(m1 != 0, m2 / (m1 * 60 / 9.7 * 6))"),
         (2.5, 1, "IF(m1 != 0, m2 / (m1 * 60 / 2.5 * 1))"),
     ],
@@ -46,8 +46,8 @@ def test_usage_rate_metrics_follow_the_metric_math_rules(tmp_path: Path) -> None
     metric = m2["MetricStat"]["Metric"]  # hits cost no worker time: by default only misses are demand
     assert (metric["Namespace"], metric["MetricName"]) == (metrics.NAMESPACE, metrics.CACHE_MISSES)
     assert [d["Name"] for d in metric["Dimensions"]] == [metrics.ENDPOINT_DIMENSION, metrics.VARIANT_DIMENSION]
-    seeds_choice = load_config(write_config(tmp_path, **{"autoscaling.usage_rate.count_cache_hits": True}))
-    assert usage_rate_metrics(seeds_choice)[1]["MetricStat"]["Metric"]["MetricName"] == metrics.REQUESTS
+    reference_choice = load_config(write_config(tmp_path, **{"autoscaling.usage_rate.count_cache_hits": True}))
+    assert usage_rate_metrics(reference_choice)[1]["MetricStat"]["Metric"]["MetricName"] == metrics.REQUESTS
 
 
 def autoscale(capsys: Capsys, aws: Aws, config: Path) -> dict[str, dict]:  # type: ignore[type-arg]

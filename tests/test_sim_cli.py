@@ -49,7 +49,7 @@ def test_prints_the_table_and_writes_the_json_and_the_plot(capsys: Capsys, tmp_p
     header = run.out.splitlines()[1]
     assert header.split() == ["usage-rate-container", "usage-rate-demand", "backlog"]
     assert "time to result p95 (s)" in run.out and "cost per image (USD)" in run.out
-    assert "implied by the seed" in run.out  # the `cost` command's price
+    assert "implied by the reference case" in run.out  # the `cost` command's price
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     document = json.loads(out_json.read_text())
     assert set(document["policies"]) == {"usage-rate-container", "usage-rate-demand", "backlog"}

@@ -4,7 +4,9 @@ The container writes its request metrics as Embedded Metric Format on stdout (co
 the gateway counts demand as requests arrive (gateway/demand.py); deploy's policies, status and the
 local endpoint read them, and so does the simulator's model of CloudWatch. A name that differs on
 one side would leave the usage-rate policy with no data (it would never scale out), so all of them
-import these.
+import these. The values computed on more than one side are computed here too: one request's counts
+(`request_counts`: the container and the gateway) and SageMaker's backlog metrics (`backlog_metrics`:
+the local endpoint and the simulator).
 
 Per inference request, in NAMESPACE with the dimensions EndpointName and VariantName. Per failed
 /invocations request, `Errors`, once under (EndpointName, VariantName) and once with ErrorClass.
@@ -17,6 +19,10 @@ NAMESPACE = "SdxlInf2"  # default of SDXL_METRICS_NAMESPACE and SDXL_GATEWAY_MET
 ENDPOINT_DIMENSION = "EndpointName"
 VARIANT_DIMENSION = "VariantName"
 ERROR_CLASS_DIMENSION = "ErrorClass"
+# The dimension values the container and the gateway use until deploy sets them: no endpoint known,
+# and the variant deploy creates by default (the SageMaker Python SDK's name for a lone variant).
+UNKNOWN_ENDPOINT = "unknown"
+DEFAULT_VARIANT = "AllTraffic"
 MODEL_VARIANT_DIMENSION = "Variant"  # the artifact variant (model folder), on multi-variant artifacts
 
 REQUESTS = "NumberOfInferenceRequests"  # 1 per inference request: CacheHits + CacheMisses
@@ -36,6 +42,15 @@ ERRORS = "Errors"  # one per failed /invocations request; ErrorClass = the error
 DEMAND_COUNTS = (REQUESTS, CACHE_HITS, CACHE_MISSES)
 
 COUNT, MILLISECONDS = "Count", "Milliseconds"
+
+
+def request_counts(cache: str) -> dict[str, int]:
+    """One inference request's counts, whichever side counts it; `cache` is hit, miss, coalesced (a
+    miss that joined an identical one in flight) or off (not cacheable)."""
+    hit = cache == "hit"
+    return {REQUESTS: 1, CACHE_HITS: int(hit), CACHE_MISSES: int(not hit), COALESCED: int(cache == "coalesced")}
+
+
 # timings_ms key -> metric; only present keys are emitted (a cache hit has no queue or inference time)
 TIMING_METRICS = {"queue": QUEUE_TIME, "inference": INFERENCE_LATENCY, "encode": ENCODE_TIME, "total": REQUEST_LATENCY}
 
@@ -51,7 +66,7 @@ ENDPOINT_SETTING = "SDXL_METRICS_ENDPOINT_NAME"
 VARIANT_SETTING = "SDXL_METRICS_VARIANT_NAME"
 SWITCH_SETTING = "SDXL_METRICS"  # "off" stops the container's metrics
 REQUEST_COUNTS_SETTING = "SDXL_METRICS_REQUEST_COUNTS"  # "off": the gateway counts requests instead
-# Sum, not the seed's SampleCount: equal while each datapoint is one request, and still right if
+# Sum, not the reference case's SampleCount: equal while each datapoint is one request, and still right if
 # the container ever emits batched counts.
 REQUESTS_STAT = "Sum"
 
@@ -67,3 +82,21 @@ BACKLOG_PER_INSTANCE_METRIC = "ApproximateBacklogSizePerInstance"
 BACKLOG_METRIC = "ApproximateBacklogSize"
 OLDEST_REQUEST_AGE_METRIC = "ApproximateAgeOfOldestRequest"
 BACKLOG_WITHOUT_CAPACITY_METRIC = "HasBacklogWithoutCapacity"
+BACKLOG_UNITS = {
+    BACKLOG_METRIC: "Count",
+    BACKLOG_PER_INSTANCE_METRIC: "Count",
+    OLDEST_REQUEST_AGE_METRIC: "Seconds",
+    BACKLOG_WITHOUT_CAPACITY_METRIC: "None",
+}
+
+
+def backlog_metrics(size: int, instances: int, oldest_age_s: float | None = None) -> dict[str, float]:
+    """SageMaker's backlog metrics for an async endpoint with `size` requests in its backlog and
+    `instances` serving: per instance, the backlog shared among them (all of it while none serves);
+    HasBacklogWithoutCapacity, 1 while requests wait and no instance serves. The age of the oldest
+    request is SageMaker's too, given by a caller that tracks it (the local endpoint)."""
+    values = {BACKLOG_METRIC: float(size), BACKLOG_PER_INSTANCE_METRIC: size / max(instances, 1)}
+    if oldest_age_s is not None:
+        values[OLDEST_REQUEST_AGE_METRIC] = oldest_age_s
+    values[BACKLOG_WITHOUT_CAPACITY_METRIC] = 1.0 if size and not instances else 0.0
+    return values

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from .errors import SdxlError
 from .validation import first_problem
@@ -39,6 +39,12 @@ def in_form(kind: str) -> AfterValidator:
 Namespace = Annotated[str, in_form("namespace")]
 DimensionValue = Annotated[str, in_form("dimension")]
 S3Prefix = Annotated[str, in_form("s3_prefix")]
+
+# A shared-cache lookup's connect and read timeout (cache/s3.py `short_timeouts`), for the container's
+# SDXL_CACHE_S3_TIMEOUT_S and the gateway's SDXL_GATEWAY_S3_TIMEOUT_S: both read the tier before
+# deciding to render, so a slow S3 must cost a few seconds at most and then read as a miss.
+S3_TIMEOUT_S = 2.0
+S3TimeoutSeconds = Annotated[float, Field(gt=0, le=60)]
 
 
 class ConfigError(SdxlError):

@@ -64,7 +64,7 @@ def usage_rate_expression(seconds_per_image: float, workers_per_instance: int) -
 
 
 def requests_metric(config: DeployConfig) -> str:
-    """m2: every request (the seed's choice), or only those that need a render (hits cost no worker time).
+    """m2: every request (the reference case's choice), or only those that need a render (hits cost no worker time).
     The same name whoever counts it (the container, or the gateway: `requests_counted_by`)."""
     counts_hits = settings(config).usage_rate.count_cache_hits
     return metrics.REQUESTS if counts_hits else metrics.CACHE_MISSES

@@ -15,6 +15,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from sdxl_inf2.gateway import objects
+
 from .errors import DeployError
 
 if TYPE_CHECKING:
@@ -98,5 +100,5 @@ def describe_or_none(describe: Callable[[], T]) -> T | None:
         raise
 
 
-_MISSING_CODES = {"ResourceNotFound", "ResourceNotFoundException", "NoSuchEntity", "NotFound", "404", "NoSuchKey"}
+_MISSING_CODES = {"ResourceNotFound", "ResourceNotFoundException", "NoSuchEntity", *objects.MISSING}
 _MISSING_WORDS = re.compile(r"Could not find|does not exist|not found", re.IGNORECASE)

@@ -15,8 +15,17 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from sdxl_inf2.core import metrics
+from sdxl_inf2.core import metrics, sagemaker
+from sdxl_inf2.core.cache import CACHE_S3_SETTING
+from sdxl_inf2.core.sagemaker import (
+    DEFAULT_INVOCATION_TIMEOUT_S,
+    DEFAULT_REQUEST_TTL_S,
+    ENDPOINT_NAME_MAX,
+    InvocationTimeoutSeconds,
+    RequestTtlSeconds,
+)
 from sdxl_inf2.core.validation import Problem, first_problem
+from sdxl_inf2.gateway.settings import CARD_TTL_S, CardTtlSeconds
 
 from .errors import DeployConfigError
 
@@ -30,16 +39,26 @@ def matching(pattern: str, hint: str) -> StringConstraints:
     return StringConstraints(pattern=pattern)
 
 
+def entity_name(longest: int) -> StringConstraints:
+    """A SageMaker name of at most `longest` characters: letters and digits, single hyphens between."""
+    return matching(
+        rf"^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{longest - 1}}}$",
+        f"letters, digits and hyphens, at most {longest} characters",
+    )
+
+
 _BUCKET = r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
-# SageMaker entity names; 9 characters are kept free for the "-<hash>" on models and endpoint configs.
-EndpointName = Annotated[
-    str, matching(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,53}$", "letters, digits and hyphens, at most 54 characters")
-]
-EntityName = Annotated[
-    str, matching(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", "letters, digits and hyphens, at most 63 characters")
-]
+# Models and endpoint configs take the endpoint's name plus "-<8 hex digits>" (naming.py), so the
+# endpoint's own name keeps 9 characters free. Variants and model package groups share the limit.
+RELEASE_SUFFIX = 9
+EndpointName = Annotated[str, entity_name(ENDPOINT_NAME_MAX - RELEASE_SUFFIX)]
+EntityName = Annotated[str, entity_name(ENDPOINT_NAME_MAX)]
 TarGzUri = Annotated[str, matching(rf"^{_BUCKET}/.+\.tar\.gz$", "s3://bucket/key.tar.gz")]
-S3Prefix = Annotated[str, matching(rf"^{_BUCKET}/.+$", "s3://bucket/prefix/"), StringConstraints(max_length=512)]
+S3Prefix = Annotated[
+    str,
+    matching(rf"^{_BUCKET}/.+$", "s3://bucket/prefix/"),
+    StringConstraints(max_length=sagemaker.async_output_path().high),
+]
 EcrImage = Annotated[
     str,
     matching(
@@ -61,9 +80,18 @@ Topic = Annotated[
         "an SNS topic ARN, or a topic name to create",
     ),
 ]
-Seconds = Annotated[int, Field(ge=60, le=3600)]
 
-CACHE_S3_SETTING = "SDXL_CACHE_S3_URI"  # the container's shared result cache (docs/metrics-and-cache.md)
+
+def variant_range(member: str) -> Any:
+    """A production variant member's range, as a pydantic constraint."""
+    limits = sagemaker.production_variant(member)
+    return Field(ge=limits.low, le=limits.high)
+
+
+StartupSeconds = Annotated[int, variant_range("ContainerStartupHealthCheckTimeoutInSeconds")]
+DownloadSeconds = Annotated[int, variant_range("ModelDataDownloadTimeoutInSeconds")]
+_CONCURRENCY = sagemaker.max_concurrent_invocations()
+
 # A model package version's container holds at most 16 environment entries (the Model Registry's limit).
 MAX_ENVIRONMENT = 16
 # One model worker per Inferentia2 chip (the worker layout in docs/architecture.md).
@@ -91,7 +119,7 @@ class AsyncInference(Section):
     input_path: S3Prefix
     output_path: S3Prefix
     failure_path: S3Prefix
-    max_concurrent_invocations_per_instance: int | None = Field(None, ge=1, le=1000)
+    max_concurrent_invocations_per_instance: int | None = Field(None, ge=_CONCURRENCY.low, le=_CONCURRENCY.high)
     kms_key_id: KmsKeyArn | None = None
     notifications: Notifications = Notifications()
 
@@ -109,7 +137,7 @@ class UsageRate(Section):
     scale_in_cooldown_s: int = Field(120, ge=0, le=86400)
     # Who counts the requests the policy reads; None: the gateway when it is enabled, else the container.
     requests_from: Literal["gateway", "container"] | None = None
-    # Count cache hits as demand (the seed's choice)? A hit costs no worker time, so by default not.
+    # Count cache hits as demand (the reference case's choice)? A hit costs no worker time, so by default not.
     count_cache_hits: bool = False
 
 
@@ -164,8 +192,8 @@ class Wait(Section):
 
 class Invoke(Section):
     accept: str = Field("image/png", max_length=1024)
-    request_ttl_s: int = Field(21600, ge=60, le=21600)
-    invocation_timeout_s: int = Field(900, ge=1, le=3600)
+    request_ttl_s: RequestTtlSeconds = DEFAULT_REQUEST_TTL_S
+    invocation_timeout_s: InvocationTimeoutSeconds = DEFAULT_INVOCATION_TIMEOUT_S
     poll_s: float = Field(2.0, gt=0, le=60)
     timeout_s: float = Field(1800.0, gt=0)
 
@@ -179,7 +207,7 @@ class Gateway(Section):
     memory_mb: int = Field(512, ge=128, le=10240)
     timeout_s: int = Field(30, ge=1, le=900)
     auth_type: Literal["AWS_IAM", "NONE"] = "AWS_IAM"
-    card_ttl_s: float = Field(60.0, ge=0, le=3600)
+    card_ttl_s: CardTtlSeconds = CARD_TTL_S
 
 
 class DeployConfig(Section):
@@ -191,9 +219,9 @@ class DeployConfig(Section):
     instance_type: Annotated[str, StringConstraints(pattern=r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")] = "ml.inf2.48xlarge"
     initial_instance_count: int = Field(1, ge=1, le=100)
     workers_per_instance: int | None = Field(None, ge=1, le=64)
-    variant_name: EntityName = "AllTraffic"
-    container_startup_health_check_timeout_s: Seconds = 1800
-    model_data_download_timeout_s: Seconds = 1200
+    variant_name: EntityName = metrics.DEFAULT_VARIANT
+    container_startup_health_check_timeout_s: StartupSeconds = 1800
+    model_data_download_timeout_s: DownloadSeconds = 1200
     inference_ami_version: str | None = None
     environment: dict[str, str] = Field({}, max_length=MAX_ENVIRONMENT)
     tags: dict[str, str] = {}

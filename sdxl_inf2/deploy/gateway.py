@@ -13,12 +13,13 @@ import contextlib
 from typing import TYPE_CHECKING, Any, cast
 
 from sdxl_inf2.core import metrics
+from sdxl_inf2.core.cache import CACHE_S3_SETTING
 from sdxl_inf2.gateway.package import HANDLER, LambdaZip, build_zip
-from sdxl_inf2.gateway.settings import GatewaySettings
+from sdxl_inf2.gateway.settings import CARD_TTL_S, GatewaySettings
 from sdxl_inf2.gateway.submit import Gateway, GatewayClients
 
 from .clients import Clients, describe_or_none
-from .config import CACHE_S3_SETTING, DeployConfig
+from .config import DeployConfig
 from .errors import DeployConfigError
 from .naming import MANAGED_BY_TAG
 from .say import say
@@ -57,7 +58,7 @@ def gateway_settings(config: DeployConfig) -> GatewaySettings:
         input_path=config.async_settings("the gateway").input_path,
         request_ttl_s=config.invoke.request_ttl_s,
         invocation_timeout_s=config.invoke.invocation_timeout_s,
-        card_ttl_s=config.gateway.card_ttl_s if config.gateway else 60.0,
+        card_ttl_s=config.gateway.card_ttl_s if config.gateway else CARD_TTL_S,
         metrics="on" if config.requests_counted_by == "gateway" else "off",
         metrics_namespace=config.container_metric_namespace,
         metrics_endpoint_name=environment[metrics.ENDPOINT_SETTING],

@@ -1,8 +1,8 @@
 """The deployed model as its container described it: the model card, read from S3 and kept a while.
 
 The container writes `<SDXL_CACHE_S3_URI>model-card.json` at start (core/cache/card.py). The
-gateway reads it on first use and again after `card_ttl_s` (60 s by default), so a new release's card
-takes over within a minute; in between, requests are read and keyed with the card in memory (a key
+gateway reads it on first use and again after `card_ttl_s` (settings.CARD_TTL_S by default), so a new
+release's card takes over within that time; in between, requests are read and keyed with the card in memory (a key
 of the previous model only finds that model's images, never another model's). A missing card is a
 one-line NoModelCard; a card from another version of the key or scheduler rules is refused. When a
 refresh fails but a card is in memory, that card is kept and the failure logged.

@@ -20,15 +20,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from sdxl_inf2.core.metrics import (
-    CACHE_HITS,
-    CACHE_MISSES,
-    COALESCED,
-    COUNT,
-    ENDPOINT_DIMENSION,
-    REQUESTS,
-    VARIANT_DIMENSION,
-)
+from sdxl_inf2.core.metrics import COUNT, ENDPOINT_DIMENSION, VARIANT_DIMENSION, request_counts
 
 from .settings import GatewaySettings
 
@@ -41,12 +33,6 @@ log = logging.getLogger("sdxl.gateway")
 
 def in_lambda() -> bool:
     return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
-
-
-def demand_counts(cache: str) -> dict[str, int]:
-    """The counts for one request; `cache` is hit, miss, coalesced or off (no seed: never cached)."""
-    hit = cache == "hit"
-    return {REQUESTS: 1, CACHE_HITS: int(hit), CACHE_MISSES: int(not hit), COALESCED: int(cache == "coalesced")}
 
 
 class DemandMetrics:
@@ -64,9 +50,9 @@ class DemandMetrics:
             return
         try:
             if in_lambda() or self.cloudwatch is None:
-                self._emf(demand_counts(cache), {"inference_id": inference_id, "cache": cache})
+                self._emf(request_counts(cache), {"inference_id": inference_id, "cache": cache})
             else:
-                self._put(demand_counts(cache))
+                self._put(request_counts(cache))
         except Exception:  # a metrics failure must not fail the request
             log.exception("could not count inference %s", inference_id)
 

@@ -23,7 +23,8 @@ from .routes import HttpRequest, HttpResponse, handle
 from .settings import GatewaySettings
 from .submit import Gateway, GatewayClients
 
-RESPONSE_LIMIT = 6 * 1024 * 1024 - 1024  # a synchronous invocation's 6 MB payload, less the envelope
+PAYLOAD_LIMIT = 6 * 1024 * 1024  # a synchronous invocation's request, and its response: 6 MB each
+RESPONSE_LIMIT = PAYLOAD_LIMIT - 1024  # less the proxy response's envelope
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:

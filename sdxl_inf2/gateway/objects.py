@@ -11,17 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from sdxl_inf2.core.cache.s3 import split_s3 as split_s3  # deploy and the local endpoint import it from here
+
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
-MISSING = {"404", "NoSuchKey", "NotFound"}
+MISSING = {"404", "NoSuchKey", "NotFound"}  # S3's error codes for an object that is not there
 FAILURE_READ_BYTES = 4096  # enough for the container's one-line JSON error
-
-
-def split_s3(uri: str) -> tuple[str, str]:
-    """'s3://bucket/a/b' -> ('bucket', 'a/b')."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 def join_s3(prefix: str, name: str) -> str:

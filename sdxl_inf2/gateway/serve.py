@@ -18,13 +18,14 @@ from werkzeug.wrappers import Request, Response
 
 from sdxl_inf2.core.errors import PayloadTooLarge
 
+from .lambda_handler import PAYLOAD_LIMIT
 from .routes import HttpRequest, HttpResponse, handle
 from .submit import Gateway
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-MAX_BODY_BYTES = 6 * 1024 * 1024  # a Lambda request payload's limit, so local behaves as deployed
+MAX_BODY_BYTES = PAYLOAD_LIMIT  # Lambda's, so local behaves as deployed
 
 
 def wsgi_app(gateway: Gateway) -> WSGIApplication:

@@ -9,12 +9,30 @@ naming the variable (sdxl_inf2/core/settings.py `from_environment`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sdxl_inf2.core.metrics import NAMESPACE
-from sdxl_inf2.core.settings import DimensionValue, Namespace, S3Prefix, from_environment
+from sdxl_inf2.core.metrics import DEFAULT_VARIANT, NAMESPACE, UNKNOWN_ENDPOINT
+from sdxl_inf2.core.sagemaker import (
+    DEFAULT_INVOCATION_TIMEOUT_S,
+    DEFAULT_REQUEST_TTL_S,
+    ENDPOINT_NAME_MAX,
+    InvocationTimeoutSeconds,
+    RequestTtlSeconds,
+)
+from sdxl_inf2.core.settings import (
+    S3_TIMEOUT_S,
+    DimensionValue,
+    Namespace,
+    S3Prefix,
+    S3TimeoutSeconds,
+    from_environment,
+)
+
+# How long the gateway trusts the model card it read (card.py); deploy's `gateway.card_ttl_s` too.
+CARD_TTL_S = 60.0
+CardTtlSeconds = Annotated[float, Field(ge=0, le=3600)]
 
 
 class GatewaySettings(BaseModel):
@@ -22,7 +40,7 @@ class GatewaySettings(BaseModel):
 
     endpoint_name: str = Field(
         min_length=1,
-        max_length=63,
+        max_length=ENDPOINT_NAME_MAX,
         alias="SDXL_GATEWAY_ENDPOINT_NAME",
         description="The async endpoint misses are queued on.",
     )
@@ -32,29 +50,23 @@ class GatewaySettings(BaseModel):
         "gateway's claims and records under `gateway/`.",
     )
     input_path: S3Prefix = Field(alias="SDXL_GATEWAY_INPUT_PATH", description="Where request bodies are uploaded.")
-    request_ttl_s: int = Field(
-        21600,
-        ge=60,
-        le=21600,
+    request_ttl_s: RequestTtlSeconds = Field(
+        DEFAULT_REQUEST_TTL_S,
         alias="SDXL_GATEWAY_REQUEST_TTL_S",
         description="RequestTTLSeconds of each InvokeEndpointAsync: how long a request may wait in the queue.",
     )
-    invocation_timeout_s: int = Field(
-        900,
-        ge=1,
-        le=3600,
+    invocation_timeout_s: InvocationTimeoutSeconds = Field(
+        DEFAULT_INVOCATION_TIMEOUT_S,
         alias="SDXL_GATEWAY_INVOCATION_TIMEOUT_S",
         description="InvocationTimeoutSeconds: how long the container may take once it has the request.",
     )
-    card_ttl_s: float = Field(
-        60.0,
-        ge=0,
-        le=3600,
+    card_ttl_s: CardTtlSeconds = Field(
+        CARD_TTL_S,
         alias="SDXL_GATEWAY_CARD_TTL_S",
         description="Seconds the model card is kept in memory before it is read again.",
     )
-    s3_timeout_s: float = Field(
-        2.0, gt=0, le=60, alias="SDXL_GATEWAY_S3_TIMEOUT_S", description="S3 connect and read timeout."
+    s3_timeout_s: S3TimeoutSeconds = Field(
+        S3_TIMEOUT_S, alias="SDXL_GATEWAY_S3_TIMEOUT_S", description="S3 connect and read timeout."
     )
     metrics: Literal["on", "off"] = Field(
         "on", alias="SDXL_GATEWAY_METRICS", description="`off` counts no demand (no EMF, no PutMetricData)."
@@ -65,10 +77,10 @@ class GatewaySettings(BaseModel):
         description="Namespace of the demand counts: the container's, so the usage-rate policy reads them.",
     )
     metrics_endpoint_name: DimensionValue = Field(
-        "unknown", alias="SDXL_GATEWAY_METRICS_ENDPOINT_NAME", description="The `EndpointName` dimension value."
+        UNKNOWN_ENDPOINT, alias="SDXL_GATEWAY_METRICS_ENDPOINT_NAME", description="The `EndpointName` dimension value."
     )
     metrics_variant_name: DimensionValue = Field(
-        "AllTraffic", alias="SDXL_GATEWAY_METRICS_VARIANT_NAME", description="The `VariantName` dimension value."
+        DEFAULT_VARIANT, alias="SDXL_GATEWAY_METRICS_VARIANT_NAME", description="The `VariantName` dimension value."
     )
 
     @classmethod

@@ -9,21 +9,17 @@ may replace the input location.
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
 from typing import Any, Protocol
 
-import botocore.session
-
+from sdxl_inf2.core import sagemaker
 from sdxl_inf2.core.errors import SdxlError
 
 from .events import utc_now
 from .request import AsyncRequest
 from .served_endpoint import AsyncSettings
 
-# The defaults SageMaker documents for what the request leaves out.
-DEFAULT_TTL_S, DEFAULT_TIMEOUT_S = 21600, 900
 # botocore's patterns are Java regular expressions; these are the constructs they use.
 _JAVA = {r"[\p{Print}]": r"[\x20-\x7e]", r"\p{ASCII}": r"[\x00-\x7f]", r"\z": r"\Z"}
 
@@ -40,12 +36,8 @@ class InvalidAsyncRequest(SdxlError):
     max_chars = None  # AWS's wording quotes the whole value that failed
 
 
-@functools.cache
 def members() -> dict[str, Any]:
-    model = botocore.session.get_session().get_service_model("sagemaker-runtime")
-    shape = model.operation_model("InvokeEndpointAsync").input_shape
-    assert shape is not None
-    return dict(shape.members)
+    return sagemaker.members(sagemaker.RUNTIME, sagemaker.ASYNC_INVOCATION)
 
 
 def header(name: str) -> str:
@@ -120,8 +112,8 @@ def parse_async_request(
         content_type=_text(headers, "ContentType"),
         accept=_text(headers, "Accept"),
         custom_attributes=_text(headers, "CustomAttributes"),
-        ttl_s=_seconds(headers, "RequestTTLSeconds", DEFAULT_TTL_S, min_ttl_s),
-        invocation_timeout_s=_seconds(headers, "InvocationTimeoutSeconds", DEFAULT_TIMEOUT_S),
+        ttl_s=_seconds(headers, "RequestTTLSeconds", sagemaker.DEFAULT_REQUEST_TTL_S, min_ttl_s),
+        invocation_timeout_s=_seconds(headers, "InvocationTimeoutSeconds", sagemaker.DEFAULT_INVOCATION_TIMEOUT_S),
         output_location=location(settings.output_path, extension, filename or f"{inference_id}.out"),
         failure_location=(
             location(failure_path, extension, filename or f"{inference_id}-error.out") if failure_path else None

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from sdxl_inf2.core.sagemaker import REQUEST_TTL
 from sdxl_inf2.deploy.errors import aws_errors
 
 
@@ -38,9 +39,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     parser.add_argument(
         "--min-request-ttl",
-        type=_within(1, 60),
-        default=60,
-        help="lowest RequestTTLSeconds accepted (default: SageMaker's 60); lower only for tests and demos",
+        type=_within(1, REQUEST_TTL.low),
+        default=REQUEST_TTL.low,
+        help="lowest RequestTTLSeconds accepted (default: SageMaker's %(default)s); lower only for tests and demos",
     )
     parser.add_argument("--log-dir", type=Path, help="folder for the instances' logs (default: a new temporary one)")
     parser.set_defaults(run=_local_endpoint)

@@ -103,13 +103,8 @@ class MetricsPublisher:
         assert self.backlog is not None
         backlog, live = self.backlog(), len(self.instances())
         dimensions: list[DimensionTypeDef] = [{"Name": metrics.ENDPOINT_DIMENSION, "Value": self.endpoint}]
-        values = {
-            metrics.BACKLOG_METRIC: (backlog.size, "Count"),
-            metrics.BACKLOG_PER_INSTANCE_METRIC: (backlog.size / live if live else backlog.size, "Count"),
-            metrics.OLDEST_REQUEST_AGE_METRIC: (backlog.oldest_age_s, "Seconds"),
-            metrics.BACKLOG_WITHOUT_CAPACITY_METRIC: (1.0 if backlog.size and not live else 0.0, "None"),
-        }
-        return [_metric(name, dimensions, value, unit, now) for name, (value, unit) in values.items()]
+        values = metrics.backlog_metrics(backlog.size, live, backlog.oldest_age_s)
+        return [_metric(name, dimensions, value, metrics.BACKLOG_UNITS[name], now) for name, value in values.items()]
 
     def _cpu_data(self, now: datetime) -> list[MetricDatumTypeDef]:
         dimensions: list[DimensionTypeDef] = [

@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
+from sdxl_inf2.core.cache import CACHE_S3_SETTING
 from sdxl_inf2.deploy.clients import Clients, resolve_region
-from sdxl_inf2.deploy.config import CACHE_S3_SETTING, DeployConfig
+from sdxl_inf2.deploy.config import DeployConfig
 from sdxl_inf2.deploy.errors import DeployError
 from sdxl_inf2.gateway.objects import split_s3
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer
 
+from sdxl_inf2.core.sagemaker import REQUEST_TTL
 from sdxl_inf2.deploy.clients import Clients
 from sdxl_inf2.deploy.config import DeployConfig
 
@@ -38,7 +39,7 @@ class Options:
     instances: int | None = None  # default: the endpoint config's initial instance count
     port: int = 8090
     metrics_period_s: float = 60.0
-    min_ttl_s: int = 60
+    min_ttl_s: int = REQUEST_TTL.low  # lowered only by tests and demos (--min-request-ttl)
     log_dir: Path | None = None
 
 

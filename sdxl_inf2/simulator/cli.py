@@ -60,7 +60,7 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
     add("--slo-s", type=float, default=30.0, help="time to result counted as on time (default 30)")
     add("--cache-hit-rate", type=float, default=0.0, help="share answered before the queue (default 0)")
     add("--count-cache-hits", action=argparse.BooleanOptionalAction, help="usage-rate-demand counts hits (default no)")
-    add("--price-per-hour", type=float, help="USD per instance-hour (default: what the seed implies)")
+    add("--price-per-hour", type=float, help="USD per instance-hour (default: what the reference case implies)")
     add("--min", type=int, dest="min_capacity", help="MinCapacity (default: the config's)")
     add("--max", type=int, dest="max_capacity", help="MaxCapacity (default: the config's)")
     add("--initial", type=int, help="instances in service at t = 0 (default: the config's initial_instance_count)")

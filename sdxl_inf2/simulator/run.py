@@ -149,9 +149,9 @@ class _Control:
         serving = endpoint.count(IN_SERVICE, DRAINING)
         backlog = endpoint.backlog(now)
         self.metrics.publish(INSTANCES, minute, float(serving) if serving else None)  # SampleCount: none at 0
-        self.metrics.publish(BACKLOG, minute, float(backlog))
-        self.metrics.publish(BACKLOG_PER_INSTANCE, minute, backlog / max(serving, 1))
-        self.metrics.publish(WITHOUT_CAPACITY, minute, 1.0 if backlog and not serving else 0.0)
+        values = names.backlog_metrics(backlog, serving)
+        for key in (BACKLOG, BACKLOG_PER_INSTANCE, WITHOUT_CAPACITY):
+            self.metrics.publish(key, minute, values[key[1]])
         counts = self.demand if self.demand is not None else endpoint.finished_per_minute
         requests = counts[minute] if minute < len(counts) else 0
         self.metrics.publish(requests_key(self.spec), minute, float(requests) if requests else None)

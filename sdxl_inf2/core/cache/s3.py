@@ -21,8 +21,7 @@ class S3Store:
 
     def __init__(self, uri: str, timeout_s: float, client: S3Client | None = None) -> None:
         """`client`: the caller's own (the gateway's, with its session); default: one with short timeouts."""
-        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-        self.bucket = bucket
+        self.bucket, prefix = split_s3(uri)
         self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         self._s3: S3Client = client or boto3.client("s3", config=short_timeouts(timeout_s))
 
@@ -48,6 +47,12 @@ class S3Store:
 
     def close(self) -> None:
         self._s3.close()
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """'s3://bucket/a/b' -> ('bucket', 'a/b')."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
 
 
 def short_timeouts(timeout_s: float) -> Config:
