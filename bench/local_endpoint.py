@@ -44,7 +44,7 @@ from tests.local_stack import LocalStack, boto3_pointed_at
 WORKERS, SECONDS = 12, 0.2
 IDEAL = WORKERS / SECONDS
 DATA, KEY = "example-sdxl-data", "sdxl-inf2-prod/requests/bench.json"
-LINE = re.compile(r"^(?P<at>\S+) inference (?P<id>\S+) (?P<what>dispatched|completed|failed)")
+LINE = re.compile(r"^(?P<at>\S+) inference (?P<id>\S+) (?P<what>dispatched|completed|failed|expired)")
 TIMES = re.compile(r"(?P<queue>[\d.]+)s in queue, (?P<container>[\d.]+)s in container")
 
 
@@ -96,7 +96,7 @@ def measure(stack: LocalStack, count: int) -> dict[str, Any]:
         at = datetime.fromisoformat(found["at"].replace("Z", "+00:00"))
         if found["what"] == "dispatched":
             first_dispatch.setdefault(found["id"], at)
-        elif found["what"] == "failed":
+        elif found["what"] in ("failed", "expired"):
             failed += 1
         else:
             completions.append(at)

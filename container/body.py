@@ -1,7 +1,8 @@
 """The request body as JSON, at a bounded cost.
 
 The body is read up to SDXL_MAX_BODY_BYTES (413 beyond it), then parsed by the standard library's
-C parser (`invocation.parse_json`, which the gateway uses too). Whatever the parser cannot take is one
+C parser under the Content-Type rule (`invocation.parse_body`, which the gateway uses too: declared
+JSON, or no declared type at all). Whatever the parser cannot take is one
 400 naming the body: malformed JSON, bytes that are not UTF-8/16/32 text, numbers over Python's
 4300-digit limit, and nesting deeper than the interpreter's recursion limit, which the parser refuses
 after ~1000 levels (a RecursionError, not a ValueError). Cost is linear in the (bounded) body: under
@@ -15,12 +16,12 @@ from typing import Any
 from flask import request
 
 from sdxl_inf2.core import errors
-from sdxl_inf2.core.invocation import parse_json
+from sdxl_inf2.core.invocation import parse_body
 
 
 def read_json(limit: int) -> Any:
-    """The parsed body, or BadRequest (field `(body)`) / PayloadTooLarge."""
-    return parse_json(_read_body(limit))
+    """The parsed body, or BadRequest / UnsupportedMediaType (field `(body)`) / PayloadTooLarge."""
+    return parse_body(_read_body(limit), request.content_type)
 
 
 def _read_body(limit: int) -> bytes:

@@ -84,12 +84,20 @@ class Aws:
         requests.post(url, json=body, timeout=10).raise_for_status()
 
 
+# The example ships with its gateway on, and so with the shared cache tier the gateway needs. Most tests
+# are about the endpoint alone: write_config starts from the example without the two (a test asks for
+# them back with its own `gateway` section and environment); test_local_endpoint_example.py runs the
+# example as shipped.
+ENDPOINT_ONLY: dict[str, Any] = {"gateway.enabled": False, "environment.SDXL_CACHE_S3_URI": None}
+
+
 def write_config(tmp_path: Path, **changes: Any) -> Path:
-    """The checked-in example with fast waits and `changes` merged in (dotted keys reach sections)."""
+    """The checked-in example with fast waits, ENDPOINT_ONLY, and `changes` merged in (dotted keys reach
+    sections; None removes a key)."""
     data = yaml.safe_load(EXAMPLE.read_text())
     data["wait"] = {"poll_s": 0.05, "timeout_s": 10}
     data["invoke"].update(poll_s=0.05, timeout_s=10)
-    for dotted, value in changes.items():
+    for dotted, value in {**ENDPOINT_ONLY, **changes}.items():
         *sections, key = dotted.split(".")
         target = data
         for section in sections:

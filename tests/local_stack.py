@@ -25,6 +25,7 @@ import pytest
 from tests.server import BIN, ROOT, free_port
 
 EVENT = re.compile(r"^\S+ inference (?P<id>\S+) (?P<what>\w+)(?: on instance (?P<on>\d+))?")
+FINISHED = ("completed", "failed", "expired")  # the last state change of a request
 DISPATCH = re.compile(r"^\S+ inference \S+ dispatched to instance (?P<slot>\d+) \(attempt \d+, (?P<held>\d+) in")
 
 
@@ -91,7 +92,7 @@ class LocalStack:
         wanted = set(inference_ids)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            done = {m["id"] for m in map(EVENT.match, self.output()) if m and m["what"] in ("completed", "failed")}
+            done = {m["id"] for m in map(EVENT.match, self.output()) if m and m["what"] in FINISHED}
             if wanted <= done:
                 return
             time.sleep(0.05)

@@ -126,17 +126,31 @@ def remaining_notes(aws: Aws) -> list[dict[str, Any]]:
     return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
 
 
-def test_queue_error_notification_is_one_line(aws: Aws, tmp_path: Path, capsys: Capsys) -> None:
+def error_note(inference_id: str, status: str, reason: str) -> dict[str, Any]:
+    """An error notification in the shape captured from AWS (docs/local-endpoint-fidelity.md)."""
+    failure = f"s3://example-sdxl-data/sdxl-inf2-prod/failures/{inference_id}.out"
+    return {
+        "eventName": "InferenceResult",
+        "invocationStatus": status,
+        "inferenceId": inference_id,
+        "failureReason": reason,
+        "responseParameters": {"contentType": "application/json", "failureLocation": failure},
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "words"),
+    [
+        ("Failed", "ClientError: Received server error (500) from model. See", "failed: ClientError: Received server"),
+        ("Expired", "Request expired: it waited 61.0s in the queue", "expired: Request expired: it waited 61.0s"),
+    ],
+)
+def test_queue_error_notification_is_one_line(
+    aws: Aws, tmp_path: Path, capsys: Capsys, status: str, reason: str, words: str
+) -> None:
     config = write_config(tmp_path)
     assert cli(capsys, "deploy", str(config)).code == 0
     locations_for(aws, "cat-7")
-    failure = {
-        "eventName": "InferenceResult",
-        "invocationStatus": "Failed",
-        "inferenceId": "cat-7",
-        "failureReason": "ClientError: Received server error (500) from model",
-        "failureLocation": "s3://example-sdxl-data/sdxl-inf2-prod/failures/cat-7.out",
-    }
-    notify(aws, "sdxl-inf2-prod-error", failure)
+    notify(aws, "sdxl-inf2-prod-error", error_note("cat-7", status, reason))
     run = invoke(capsys, config, "--inference-id", "cat-7")
-    assert_one_line_error(run, "inference cat-7 failed: ClientError: Received server error (500)", "failures/cat-7.out")
+    assert_one_line_error(run, f"inference cat-7 {words}", "failures/cat-7.out")

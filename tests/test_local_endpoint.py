@@ -171,12 +171,15 @@ def test_hundred_requests_survive_an_instance_killed_while_it_holds_some(stack: 
 
 
 def test_a_success_notification_is_sagemakers_message(stack: LocalStack) -> None:
-    answer = submit({"prompt": "a dog", "seed": 7}, CustomAttributes="trace=1")
+    answer = submit({"prompt": "a dog", "seed": 7}, CustomAttributes="trace=1", Accept="image/png")
     note = notifications({answer["InferenceId"]})[answer["InferenceId"]][0]
     assert note["eventName"] == "InferenceResult" and note["eventSource"] == "aws:sagemaker"
-    assert note["requestParameters"] == {
+    assert note["invocationStatus"] == "Completed"
+    assert note["requestParameters"] == {  # accept and customAttributes: given, so echoed (captured messages)
         "endpointName": ENDPOINT,
         "contentType": "application/json",
+        "accept": "image/png",
+        "customAttributes": "trace=1",
         "inputLocation": f"{INPUTS}/{answer['InferenceId']}.json",
     }
     assert note["responseParameters"] == {"contentType": "image/png", "outputLocation": answer["OutputLocation"]}
@@ -207,20 +210,55 @@ def test_a_bad_request_ends_in_the_failure_path_with_the_containers_message(stac
     assert failure is not None and s3_object(answer["OutputLocation"]) is None
     error = json.loads(failure["body"])["error"]
     assert (error["type"], error["field"]) == ("validation_error", "height")
-    assert note["invocationStatus"] == "Failed" and note["failureLocation"] == answer["FailureLocation"]
-    assert note["failureReason"].startswith('ClientError: Received client error (400) from primary with message "{')
-    assert error["message"] in note["failureReason"]
+    assert note["invocationStatus"] == "Failed" and "failureLocation" not in note  # not at the top: AWS's shape
+    assert note["responseParameters"] == {
+        "contentType": "application/json",
+        "failureLocation": answer["FailureLocation"],
+    }
+    assert note["failureReason"] == (  # word for word what AWS's notifications say; the message is in the object
+        "ClientError: Received client error (400) from model. "
+        "See the SageMaker Endpoint logs in your account for more information."
+    )
     assert answer["FailureLocation"] == f"s3://{DATA}/sdxl-inf2-prod/failures/{answer['InferenceId']}-error.out"
+    logged = next(line for line in stack.output() if f"{answer['InferenceId']} failed" in line)
+    assert 'Received client error (400) from primary with message "{' in logged and error["message"] in logged
 
 
-def test_invocation_timeout_fails_the_request(stack: LocalStack) -> None:
+def test_invocation_timeout_expires_the_request(stack: LocalStack) -> None:
     answer = submit({"prompt": "sleep 4"}, InvocationTimeoutSeconds=1)
     started = time.monotonic()
     note = notifications({answer["InferenceId"]})[answer["InferenceId"]][0]
-    assert time.monotonic() - started < 4  # failed at the timeout, not when the container finished
+    assert time.monotonic() - started < 4  # expired at the timeout, not when the container finished
+    assert note["invocationStatus"] == "Expired"  # botocore: past InvocationTimeoutSeconds "is marked as expired"
     assert "Your invocation timed out while waiting for a response from container primary" in note["failureReason"]
     failure = s3_object(answer["FailureLocation"])
     assert failure is not None and b"InvocationTimeoutSeconds 1" in failure["body"]
+    assert note["responseParameters"] == {"contentType": "text/plain", "failureLocation": answer["FailureLocation"]}
+    assert stack.events(answer["InferenceId"])[-1] == "expired"
+
+
+def sdk_style_submit(body: dict[str, Any]) -> dict[str, Any]:
+    """As the SageMaker Python SDK's AsyncPredictor(Predictor(..., serializer=JSONSerializer())).predict
+    calls it (sagemaker 2.257): the JSON uploaded with its S3 content type, then InvokeEndpointAsync
+    with InputLocation, EndpointName and Accept only, no ContentType."""
+    key = f"sdxl-inf2-prod/requests/sdk-{uuid.uuid4().hex}"
+    client("s3").put_object(Bucket=DATA, Key=key, Body=json.dumps(body).encode(), ContentType="application/json")
+    answer = client("sagemaker-runtime").invoke_endpoint_async(
+        InputLocation=f"s3://{DATA}/{key}", EndpointName=ENDPOINT, Accept="*/*"
+    )
+    return dict(answer)
+
+
+def test_the_python_sdks_async_call_without_content_type_is_served(stack: LocalStack) -> None:
+    good, bad = sdk_style_submit({"prompt": "a cat", "seed": 5}), sdk_style_submit({"prompt": "a cat", "width": 640})
+    notes = notifications({good["InferenceId"], bad["InferenceId"]})
+    assert notes[good["InferenceId"]][0]["invocationStatus"] == "Completed"
+    assert "contentType" not in notes[good["InferenceId"]][0]["requestParameters"]  # none was given
+    stored = s3_object(good["OutputLocation"])
+    assert stored is not None and stored["body"].startswith(b"\x89PNG") and stored["content_type"] == "image/png"
+    assert notes[bad["InferenceId"]][0]["invocationStatus"] == "Failed"
+    failure = s3_object(bad["FailureLocation"])
+    assert failure is not None and json.loads(failure["body"])["error"]["field"] == "width"  # our JSON error
 
 
 def test_output_path_extension_and_filename(stack: LocalStack) -> None:
@@ -306,10 +344,12 @@ def test_with_no_instance_requests_wait_signal_no_capacity_and_expire(tiny_model
             answer = submit({"prompt": "a cat"}, runtime=unchecked, RequestTTLSeconds=2)
             wait_until(lambda: 1.0 in metric_values("HasBacklogWithoutCapacity"), timeout=20)
             note = notifications({answer["InferenceId"]})[answer["InferenceId"]][0]
+            assert note["invocationStatus"] == "Expired"  # past RequestTTLSeconds: "marked as expired"
             assert note["failureReason"].startswith("Request expired: it waited 2.")
-            assert empty.events(answer["InferenceId"]) == ["queued", "failed"]
+            assert empty.events(answer["InferenceId"]) == ["queued", "expired"]
             failure = s3_object(answer["FailureLocation"])
             assert failure is not None and failure["body"].decode() == note["failureReason"]
+            assert note["responseParameters"]["failureLocation"] == answer["FailureLocation"]
             with pytest.raises(ClientError, match=r"greater than or equal to 1 \(lowered by"):
                 submit({"prompt": "a cat"}, runtime=unchecked, RequestTTLSeconds=0)
     finally:

@@ -1,5 +1,6 @@
 """`sdxl-inf2 local-endpoint` starts that must fail, each in one line: a model folder that does not
-serve, a port in use, an AWS_ENDPOINT_URL that is unreachable or refuses the instance type."""
+serve, a port in use, an AWS_ENDPOINT_URL that is unreachable or refuses the instance type, a role
+outside the local account."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 from tests.aws import write_config
 from tests.server import BIN, ROOT, free_port
 from tests.test_local_endpoint import STACK, wait_until
+
+CACHED = {"SDXL_CACHE_S3_URI": "s3://example-sdxl-data/sdxl-inf2-prod/cache/"}
 
 
 def run_local_endpoint(config: Path, model_dir: Path, *args: str, env: dict[str, str] | None = None) -> Any:
@@ -71,3 +74,10 @@ def test_an_external_moto_that_refuses_inf2_is_one_line(tiny_model: Path, tmp_pa
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_role_outside_the_local_account_is_one_line(tiny_model: Path, tmp_path: Path) -> None:
+    elsewhere = "arn:aws:iam::999999999999:role/sdxl-inf2-gateway"
+    config = write_config(tmp_path, **{**STACK, "gateway": {"role_arn": elsewhere}, "environment": CACHED})
+    result = run_local_endpoint(config, tiny_model)
+    one_line_error(result, f"gateway.role_arn: {elsewhere} is in account 999999999999", "account 123456789012")

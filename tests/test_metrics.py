@@ -145,6 +145,7 @@ def test_the_usage_rate_policy_reads_exactly_what_the_container_emits(
     import yaml
 
     data = yaml.safe_load(EXAMPLE.read_text())
+    data.pop("gateway")  # no gateway: the container counts the requests
     config = parse_config({**data, "name": "sdxl-e2e", "variant_name": "blue", "environment": environment})
     # the container gets exactly the Environment deploy gives the model
     server = servers(tiny_model, env={"SDXL_BACKEND": FAKE.format("ok"), **config.container_environment})

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .accept import parse_accept
-from .errors import BadRequest
+from .errors import BadRequest, SdxlError, UnsupportedMediaType
 from .modeldir import ModelInfo
-from .negotiation import ResponsePlan, check_image_count, negotiate
+from .negotiation import ResponsePlan, check_image_count, check_json_body, declares_json, negotiate
 from .schema import GenerationParams, parse_request, resolve
 
 
@@ -35,10 +35,39 @@ def read_invocation(body: object, accept: str | None, model: ModelInfo) -> Invoc
     return Invocation(params, plan, seeded=fields.seed is not None)
 
 
+def parse_body(raw: bytes, content_type: str | None) -> Any:
+    """The body under the Content-Type rule (negotiation.check_json_body, checked here too): declared
+    JSON that does not parse is a 400 naming the body; an undeclared body (no Content-Type, or
+    application/octet-stream) that does not parse is a 415: nothing said it was JSON, and JSON is
+    the only type served."""
+    check_json_body(content_type)
+    if declares_json(content_type):
+        return parse_json(raw)
+    try:
+        return _loads(raw)
+    except NotJson as exc:
+        declared = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+        raise UnsupportedMediaType(
+            f"the body came with {declared} and is not JSON ({exc}): send a JSON body, "
+            "with Content-Type: application/json",
+            field="(body)",
+        ) from None
+
+
 def parse_json(raw: bytes) -> Any:
     """`raw` parsed, or BadRequest naming the body (every failure body.py's docstring lists)."""
     try:
+        return _loads(raw)
+    except NotJson as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}", field="(body)") from None
+
+
+class NotJson(SdxlError):
+    """Why the bytes are not JSON, in one short line; the callers turn it into a 400 or a 415."""
+
+
+def _loads(raw: bytes) -> Any:
+    try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-        raise BadRequest(f"body is not valid JSON: {reason}", field="(body)") from None
+        raise NotJson("nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]) from None

@@ -21,11 +21,30 @@ class ResponsePlan:
         return JSON if self.as_json else IMAGE_TYPES[self.output_format]
 
 
+# What a client sends when it says nothing about the body: no Content-Type at all (boto3's
+# InvokeEndpointAsync without ContentType, which the SageMaker Python SDK's AsyncPredictor never
+# sets), or the generic default of many HTTP clients. Such a body is read as JSON (invocation.py
+# `parse_body`); any other declared type is refused.
+UNDECLARED = ("", "application/octet-stream")
+
+
+def body_mimetype(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower case, without parameters ("" when absent)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def declares_json(content_type: str | None) -> bool:
+    mimetype = body_mimetype(content_type)
+    return mimetype == JSON or mimetype.endswith("+json")
+
+
 def check_json_body(content_type: str | None) -> None:
-    """The request body must be declared JSON (`application/json` or a `+json` type)."""
-    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
-    if mimetype != JSON and not mimetype.endswith("+json"):
-        raise UnsupportedMediaType(f"Content-Type must be application/json, got {content_type or 'none'!r}")
+    """415 unless the body is declared JSON (`application/json` or a `+json` type) or not declared
+    (UNDECLARED: then it must parse as JSON, which `parse_body` checks once the body is read)."""
+    if not declares_json(content_type) and body_mimetype(content_type) not in UNDECLARED:
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json (or absent, for a JSON body), got {content_type!r}"
+        )
 
 
 def check_image_count(plan: ResponsePlan, num_images: int) -> None:

@@ -128,11 +128,16 @@ def notification(body: str) -> dict[str, Any] | None:
 
 
 def _outcome(note: dict[str, Any], job: Ticket) -> str:
+    """The output location of a Completed request; InferenceFailed for Failed and Expired (SageMaker
+    marks a request past RequestTTLSeconds or InvocationTimeoutSeconds as expired), naming the failure
+    object as the message gives it (`responseParameters.failureLocation`)."""
+    response = note.get("responseParameters") or {}
     if note.get("invocationStatus") == "Completed":
-        return str(note.get("responseParameters", {}).get("outputLocation") or job.output_location)
+        return str(response.get("outputLocation") or job.output_location)
+    what = "expired" if note.get("invocationStatus") == "Expired" else "failed"
     reason = note.get("failureReason", "no reason given")
-    where = note.get("failureLocation") or job.failure_location
-    raise InferenceFailed(f"inference {job.inference_id} failed: {reason} (details at {where})")
+    where = response.get("failureLocation") or job.failure_location
+    raise InferenceFailed(f"inference {job.inference_id} {what}: {reason} (details at {where})")
 
 
 def download(clients: Clients, location: str, job: Ticket, out_dir: Path) -> list[Path]:

@@ -1,6 +1,7 @@
 """The gateway's HTTP API, independent of the transport (Lambda proxy events, or the local server).
 
-    POST .../invocations               a request, as for the container (JSON body; Accept says what the
+    POST .../invocations               a request, as for the container (JSON body, Content-Type JSON or
+                                       absent, as the container reads it; Accept says what the
                                        result object will be) -> 200 {"status": "done", ...images...}
                                        or 202 {"status": "queued", "inference_id", "output_location", ...}
     GET  .../invocations/<inference id> -> 200 {"status": "queued" | "done" | "failed", ...locations...}
@@ -79,10 +80,11 @@ def _allow(request: HttpRequest, method: str) -> None:
 
 
 def _submit(gateway: Gateway, request: HttpRequest) -> HttpResponse:
-    check_json_body(request.headers.get("content-type"))
+    content_type = request.headers.get("content-type")
+    check_json_body(content_type)  # a declared non-JSON type: 415 before any S3 read
     given = request.headers.get(INFERENCE_ID.lower(), "")
     inference_id = given if VALID_ID.fullmatch(given) else None
-    outcome = gateway.submit(request.body, request.headers.get("accept"), inference_id)
+    outcome = gateway.submit(request.body, request.headers.get("accept"), inference_id, content_type)
     return HttpResponse(200 if outcome.status == "done" else 202, outcome.body())
 
 

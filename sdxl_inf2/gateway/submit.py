@@ -29,7 +29,8 @@ from sdxl_inf2.core.cache.entry import CorruptEntry, unpack
 from sdxl_inf2.core.cache.key import cacheable_key
 from sdxl_inf2.core.cache.s3 import S3Store
 from sdxl_inf2.core.errors import PayloadTooLarge
-from sdxl_inf2.core.invocation import Invocation, parse_json, read_invocation
+from sdxl_inf2.core.invocation import Invocation, parse_body, read_invocation
+from sdxl_inf2.core.negotiation import JSON
 from sdxl_inf2.core.throttle import ThrottledWarnings
 
 from .card import CardReader
@@ -96,16 +97,19 @@ class Gateway:
         )
         self.warnings = ThrottledWarnings()
 
-    def read(self, body: bytes, accept: str | None) -> tuple[Invocation, str | None]:
-        """The request as the container will read it, and its cache key (None: not cacheable)."""
+    def read(self, body: bytes, accept: str | None, content_type: str | None = JSON) -> tuple[Invocation, str | None]:
+        """The request as the container will read it (with the same Content-Type rule), and its cache
+        key (None: not cacheable)."""
         card = _upstream("read the model card", self.cards.current)
         if len(body) > card.max_body_bytes:
             raise PayloadTooLarge(f"body over the container's SDXL_MAX_BODY_BYTES={card.max_body_bytes}")
-        invocation = read_invocation(parse_json(body), accept, card.model_info())
+        invocation = read_invocation(parse_body(body, content_type), accept, card.model_info())
         return invocation, cacheable_key(invocation.params, invocation.seeded, card.fingerprint)
 
-    def submit(self, body: bytes, accept: str | None = None, inference_id: str | None = None) -> Outcome:
-        invocation, key = self.read(body, accept)
+    def submit(
+        self, body: bytes, accept: str | None = None, inference_id: str | None = None, content_type: str | None = JSON
+    ) -> Outcome:
+        invocation, key = self.read(body, accept, content_type)
         request = Request(body, accept, invocation, key, inference_id or uuid.uuid4().hex)
         outcome = _upstream("queue the request", lambda: self._answer(request))
         self.demand.count(outcome.cache, outcome.inference_id)

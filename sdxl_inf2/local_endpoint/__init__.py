@@ -1,7 +1,8 @@
 """`sdxl-inf2 local-endpoint`: a deploy config's whole SageMaker endpoint on loopback.
 
 stack.py            starts the pieces below in order, stops them in reverse
-moto_stack.py       AWS on loopback (moto), the config's buckets, the real `deploy` against it
+moto_stack.py       AWS on loopback (moto, in the config's account), the real `deploy` against it
+account.py          what the account has before deploy: the config's buckets and IAM roles
 served_endpoint.py  the endpoint's settings read back from DescribeEndpointConfig
 instances.py        N real `serve` processes: /ping supervision, replacement
 runtime_api.py      sagemaker-runtime over HTTP (InvokeEndpointAsync, InvokeEndpoint)

@@ -1,9 +1,9 @@
 """One attempt at a request on one instance: read the input, POST it to `/invocations`, classify.
 
 The container gets the body with the request's ContentType, Accept, CustomAttributes and inference
-id, as SageMaker forwards them. Outcomes: `completed` (2xx with a Content-Length), `failed` (non-2xx,
-no Content-Length, over InvocationTimeoutSeconds, unreadable input) or `lost` (the connection broke:
-the instance died or went away; the dispatcher requeues the request).
+id, as SageMaker forwards them. Outcomes: `completed` (2xx with a Content-Length), `expired` (over
+InvocationTimeoutSeconds), `failed` (non-2xx, no Content-Length, unreadable input) or `lost` (the
+connection broke: the instance died or went away; the dispatcher requeues the request).
 """
 
 from __future__ import annotations
@@ -60,9 +60,10 @@ def _outcome(instance: Instance, request: AsyncRequest, body: bytes) -> Outcome:
         return Outcome("lost")
     except TimeoutError:
         reason = wording.invocation_timed_out(request.invocation_timeout_s)
-        return Outcome("failed", reason.encode(), "text/plain", reason)
+        return Outcome("expired", reason.encode(), "text/plain", reason)
     if not 200 <= answer.status < 300:
-        return Outcome("failed", answer.body, answer.content_type, wording.container_error(answer.status, answer.body))
+        reason, detail = wording.container_error(answer.status), wording.received_error(answer.status, answer.body)
+        return Outcome("failed", answer.body, answer.content_type, reason, detail=detail)
     if answer.content_length is None:
         return Outcome("failed", NO_LENGTH.encode(), "text/plain", NO_LENGTH)
     return Outcome("completed", answer.body, answer.content_type)

@@ -3,9 +3,9 @@
 One thread hands the oldest request to the ready instance with the fewest requests in flight
 (ties: the lowest slot), whenever a request arrives, a request finishes or an instance changes. Each
 attempt runs on a thread of its own; its slot is free again as soon as the container has answered,
-before the result is written. A request that waits longer than its RequestTTLSeconds fails as
-expired. A request whose instance is lost mid-way goes back to the head of the queue and is
-delivered again (at least once, like SageMaker's internal queue), up to MAX_ATTEMPTS deliveries.
+before the result is written. A request that waits longer than its RequestTTLSeconds expires. A
+request whose instance is lost mid-way goes back to the head of the queue and is delivered again (at
+least once, like SageMaker's internal queue), up to MAX_ATTEMPTS deliveries.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class Dispatcher:
 
     def _expire(self, request: AsyncRequest) -> None:
         reason = wording.expired(request.age_s(), request.ttl_s)
-        self.finish(request, Outcome("failed", reason=reason))
+        self.finish(request, Outcome("expired", reason=reason))
 
     def _deliver(self, instance: Instance, request: AsyncRequest) -> None:
         try:

@@ -1,7 +1,8 @@
-"""AWS on loopback: a moto server, the config's buckets, and the real `deploy` run against it.
+"""AWS on loopback: a moto server in the config's account, and the real `deploy` run against it
+(account.py creates what the account has before that: buckets, roles).
 
-moto runs in a child process (moto_process.py) unless AWS_ENDPOINT_URL already names a reachable
-server.
+moto runs in a child process (moto_process.py), in the account the config's ARNs name (its
+execution role's), unless AWS_ENDPOINT_URL already names a reachable server.
 boto3 finds it the standard way only (AWS_ENDPOINT_URL, test credentials and a region in this
 process's environment), so `deploy` runs exactly the code it runs against AWS. moto's SageMaker
 refuses `ml.inf2.*` in CreateEndpointConfig (its list of instance types predates Inferentia2): the
@@ -24,11 +25,9 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
-from sdxl_inf2.core.cache import CACHE_S3_SETTING
 from sdxl_inf2.deploy.clients import Clients, resolve_region
 from sdxl_inf2.deploy.config import DeployConfig
 from sdxl_inf2.deploy.errors import DeployError
-from sdxl_inf2.gateway.objects import split_s3
 
 from .errors import LocalEndpointError
 
@@ -111,7 +110,7 @@ def local_aws(config: DeployConfig) -> Iterator[LocalAws]:
         _point_boto3(external, region)
         yield LocalAws(external, region, external=True)
         return
-    with _moto_process() as url:
+    with _moto_process(config.account) as url:
         for name in [*_LEAKS, *(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_"))]:
             os.environ.pop(name, None)
         os.environ.update(TEST_CREDENTIALS)
@@ -120,12 +119,15 @@ def local_aws(config: DeployConfig) -> Iterator[LocalAws]:
 
 
 @contextlib.contextmanager
-def _moto_process() -> Iterator[str]:
-    """moto in a child process (local_endpoint/moto_process.py); yields its URL."""
+def _moto_process(account: str) -> Iterator[str]:
+    """moto in a child process (local_endpoint/moto_process.py) serving `account`; yields its URL."""
     if importlib.util.find_spec("moto") is None:
         raise LocalEndpointError("local-endpoint needs moto, which is not installed: pip install 'sdxl-inf2[local]'")
     command = [sys.executable, "-m", "sdxl_inf2.local_endpoint.moto_process"]
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    environment = {**os.environ, "MOTO_ACCOUNT_ID": account}  # moto's own setting: every call is in that account
+    child = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True, env=environment
+    )
     try:
         assert child.stdout is not None
         url = child.stdout.readline().decode().strip()
@@ -166,28 +168,6 @@ def _check_reachable(url: str) -> None:
             f"AWS_ENDPOINT_URL={url} is not reachable ({exc.strerror or exc}): start that server, "
             "or unset AWS_ENDPOINT_URL to run moto inside local-endpoint"
         ) from None
-
-
-def config_buckets(config: DeployConfig) -> list[str]:
-    """Every bucket the config names: the artifact's, the async paths', the result cache's."""
-    uris = [config.model_data_url]
-    if config.async_inference:
-        settings = config.async_inference
-        uris += [settings.input_path, settings.output_path, settings.failure_path]
-    cache = config.container_environment.get(CACHE_S3_SETTING)
-    if cache:
-        uris.append(cache)
-    return sorted({split_s3(uri)[0] for uri in uris})
-
-
-def create_buckets(clients: Clients, config: DeployConfig) -> None:
-    """The buckets an account would already have before `deploy` (none is created by deploy itself)."""
-    location = (
-        {} if clients.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": clients.region}}
-    )
-    for bucket in config_buckets(config):
-        with contextlib.suppress(clients.s3.exceptions.BucketAlreadyOwnedByYou):
-            clients.s3.create_bucket(Bucket=bucket, **location)  # type: ignore[arg-type]
 
 
 def deploy_endpoint(clients: Clients, aws: LocalAws, config: DeployConfig) -> str:

@@ -1,14 +1,17 @@
 """An accepted InvokeEndpointAsync request, the outcome of one attempt at it, and SageMaker's wording.
 
-Failure reasons, as SageMaker words them where that is known (docs/local-endpoint.md lists which
-are confirmed and which are modelled):
-- the container answered non-2xx: `ClientError: Received client error (400) from primary with
-  message "<body>".` (server error for 5xx); "Received ... error (N) from primary with message" is
-  SageMaker's data-log and ModelError text, the `ClientError: ` prefix is from a published
-  consumer of these notifications;
+Outcomes, as the notification's `invocationStatus` says them: `Completed`; `Expired` for a request
+past its RequestTTLSeconds in the queue or its InvocationTimeoutSeconds in the container (botocore's
+model: either one "is marked as expired"); `Failed` for everything else. Failure reasons, as
+SageMaker words them where that is known (docs/local-endpoint-fidelity.md lists which are
+captured and which are modelled):
+- the container answered non-2xx: `ClientError: Received client error (400) from model. See the
+  SageMaker Endpoint logs in your account for more information.` (server error for 5xx), the text
+  of notifications captured from AWS; the endpoint's log line (data-log) says `Received client
+  error (400) from primary with message "<body>"`, which is also InvokeEndpoint's ModelError text;
 - the invocation timed out: the real-time ModelError text "Your invocation timed out while waiting
-  for a response from container primary." in the same frame;
-- expired in the queue, instance lost too often: modelled.
+  for a response from container primary." in the same frame (modelled for async);
+- expired in the queue, instance lost too often, input unreadable: modelled.
 """
 
 from __future__ import annotations
@@ -47,12 +50,14 @@ class AsyncRequest:
         return (self.dispatched or time.monotonic()) - self.received
 
 
-Status = Literal["completed", "failed", "lost"]
+Status = Literal["completed", "failed", "expired", "lost"]
+NOTIFIED = {"completed": "Completed", "failed": "Failed", "expired": "Expired"}  # -> invocationStatus
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """`lost`: the instance went away mid-request (the request goes back to the queue)."""
+    """`lost`: the instance went away mid-request (the request goes back to the queue). `reason` is the
+    notification's failureReason; `detail`, when given, what the endpoint's log says instead."""
 
     status: Status
     body: bytes = b""
@@ -60,6 +65,7 @@ class Outcome:
     reason: str | None = None
     container_s: float = 0.0
     instance: int | None = None
+    detail: str | None = None
 
 
 def received_error(status: int, body: bytes) -> str:
@@ -69,8 +75,13 @@ def received_error(status: int, body: bytes) -> str:
     return f'Received {kind} error ({status}) from primary with message "{message}"'
 
 
-def container_error(status: int, body: bytes) -> str:
-    return f"ClientError: {received_error(status, body)}."
+def container_error(status: int) -> str:
+    """A notification's failureReason for a container's non-2xx answer (the body is in the failure object)."""
+    kind = "client" if 400 <= status < 500 else "server"
+    return (
+        f"ClientError: Received {kind} error ({status}) from model. "
+        "See the SageMaker Endpoint logs in your account for more information."
+    )
 
 
 TIMED_OUT = "Your invocation timed out while waiting for a response from container primary."

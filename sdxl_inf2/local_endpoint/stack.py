@@ -1,6 +1,6 @@
 """The whole local endpoint, started in order and stopped in reverse.
 
-Start: hold the runtime port -> AWS on loopback (moto), buckets, the real `deploy`, the
+Start: hold the runtime port -> AWS on loopback (moto), buckets and roles, the real `deploy`, the
 TestNotification -> read the endpoint back -> the instances, each answering /ping -> the queue,
 the metrics and the runtime API. Stop (also after a failed start): the API, the metrics, the queue,
 the instances (SIGTERM, then SIGKILL of each process group), moto.
@@ -20,13 +20,15 @@ from werkzeug.serving import BaseWSGIServer
 from sdxl_inf2.core.sagemaker import REQUEST_TTL
 from sdxl_inf2.deploy.clients import Clients
 from sdxl_inf2.deploy.config import DeployConfig
+from sdxl_inf2.deploy.gateway import function_name as gateway_function_name
 
+from .account import prepare_account
 from .attempt import run_attempt
 from .cloudwatch import MetricsPublisher
 from .dispatcher import Backlog, Dispatcher
 from .events import EventLog
 from .instances import Fleet
-from .moto_stack import LocalAws, create_buckets, deploy_endpoint, local_aws
+from .moto_stack import LocalAws, deploy_endpoint, local_aws
 from .notifications import announce
 from .results import Results
 from .runtime_api import RuntimeApi, attach, bind
@@ -72,8 +74,14 @@ class LocalEndpoint:
         self.exit.callback(server.server_close)
         aws = self.exit.enter_context(local_aws(self.config))
         clients = Clients(aws.region)
-        create_buckets(clients, self.config)
+        prepare_account(clients, self.config)
         deploy_endpoint(clients, aws, self.config)
+        if self.config.gateway_enabled:
+            self.events.event(
+                f"gateway {gateway_function_name(self.config)}: moto keeps the function but cannot run it; "
+                "`sdxl-inf2 gateway serve CONFIG` serves it on this machine (with the exports below), "
+                "and `sdxl-inf2 invoke` submits through it"
+            )
         endpoint = read_endpoint(clients, self.config.name)
         if endpoint.async_settings:
             announce(clients, endpoint.async_settings)
