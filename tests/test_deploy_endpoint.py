@@ -87,6 +87,7 @@ def inventory(aws: Aws) -> dict[str, int]:
         "policies": len(aas.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]),
         "schedules": len(aas.describe_scheduled_actions(ServiceNamespace="sagemaker")["ScheduledActions"]),
         "alarms": len(aws.client("cloudwatch").describe_alarms()["MetricAlarms"]),
+        "dashboards": len(aws.client("cloudwatch").list_dashboards()["DashboardEntries"]),
     }
 
 
@@ -108,6 +109,7 @@ def test_deploy_twice_duplicates_nothing(aws: Aws, tmp_path: Path, capsys: Capsy
         "policies": 2,
         "schedules": 2,
         "alarms": 1,
+        "dashboards": 1,
     }
     assert f"model {first}: exists" in run.err and "endpoint sdxl-inf2-prod: unchanged" in run.err
 
@@ -162,7 +164,7 @@ def test_plan_makes_no_call(tmp_path: Path, capsys: Capsys, monkeypatch: pytest.
         "8. sagemaker create_endpoint",
         "9. application-autoscaling register_scalable_target",
     ]
-    assert len(steps) == 14
+    assert steps[-1] == "15. cloudwatch put_dashboard"
 
 
 def test_what_deploy_creates_is_what_plan_shows(aws: Aws, tmp_path: Path, capsys: Capsys) -> None:

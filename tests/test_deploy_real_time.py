@@ -27,6 +27,7 @@ def test_the_release_has_no_async_inference_config(tmp_path: Path) -> None:
         "create_model",
         "create_endpoint_config",
         "create_endpoint",
+        "put_dashboard",
     ]
     sids = {s["Sid"] for s in execution_role_policy(config, "us-east-1")["Statement"]}
     assert not {"ReadAsyncRequests", "WriteAsyncResults", "PublishResultNotifications"} & sids

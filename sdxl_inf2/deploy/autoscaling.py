@@ -54,13 +54,19 @@ def target_request(config: DeployConfig) -> RegisterScalableTargetRequestTypeDef
     }
 
 
+def capacity_expression(instances: str, seconds_per_image: float, workers_per_instance: int) -> str:
+    """Images per minute that `instances` (a metric-math id or a number) can render: each worker one
+    image per `seconds_per_image`. The policy and the dashboard (dashboard.py) share it."""
+    return f"{instances} * 60 / {seconds_per_image:g} * {workers_per_instance}"
+
+
 def usage_rate_expression(seconds_per_image: float, workers_per_instance: int) -> str:
     """Requests per minute over what the live instances can render per minute.
 
     m1 (instances) * 60 / seconds_per_image * workers = images per minute; m2 = requests that minute.
     With no instance (m1 = 0) the expression yields no datapoint instead of dividing by zero.
     """
-    return f"IF(m1 != 0, m2 / (m1 * 60 / {seconds_per_image:g} * {workers_per_instance}))"
+    return f"IF(m1 != 0, m2 / ({capacity_expression('m1', seconds_per_image, workers_per_instance)}))"
 
 
 def requests_metric(config: DeployConfig) -> str:

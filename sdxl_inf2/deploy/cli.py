@@ -91,9 +91,11 @@ def _deploy(args: argparse.Namespace, config: DeployConfig) -> int:
 
 
 def _autoscale(args: argparse.Namespace, config: DeployConfig) -> int:
-    from . import autoscaling
+    from . import autoscaling, dashboard
 
-    autoscaling.apply(_clients(args, config), config)
+    clients = _clients(args, config)
+    autoscaling.apply(clients, config)
+    dashboard.apply(clients, config)  # its alarm widget follows the policies' alarms
     return 0
 
 

@@ -232,6 +232,7 @@ class DeployConfig(Section):
     wait: Wait = Wait()
     invoke: Invoke = Invoke()
     gateway: Gateway | None = None
+    dashboard: bool = True  # the campaign's CloudWatch dashboard (deploy/dashboard.py)
 
     @model_validator(mode="after")
     def _workers_known(self) -> DeployConfig:

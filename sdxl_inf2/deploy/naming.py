@@ -48,6 +48,13 @@ def alarm_name(config: DeployConfig) -> str:
     return f"{config.name}-has-backlog-without-capacity"
 
 
+def dashboard_name(config: DeployConfig, region: str) -> str:
+    """Dashboards are global to an account and endpoints regional: the region keeps the dashboards of
+    one config deployed in two regions apart. At most 54 + 1 + a region's length, within PutDashboard's
+    255 characters of A-Z, a-z, 0-9, "-" and "_" (botocore states that rule in prose only)."""
+    return f"{config.name}-{region}"
+
+
 def arn(config: DeployConfig, service: str, region: str, resource: str) -> str:
     return f"arn:{config.partition}:{service}:{region}:{config.account}:{resource}"
 

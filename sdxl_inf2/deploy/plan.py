@@ -2,7 +2,8 @@
 
 Deploy also describes each resource first and skips what exists, so on a live account it makes a
 subset of these calls (plus UpdateEndpoint when the release changed). Only the step policy's ARN
-is unknown before the call that returns it; the plan shows a placeholder for it.
+is unknown before the call that returns it; the plan shows a placeholder for it. The dashboard's
+alarm widget lists the alarms deploy names; deploy adds the target-tracking policy's managed ones.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import autoscaling
+from . import autoscaling, dashboard
 from .config import DeployConfig
 from .endpoint import build_release, endpoint_request
 from .gateway import function_request, public_permissions, url_request
@@ -35,6 +36,7 @@ def deploy_calls(config: DeployConfig, region: str) -> list[Call]:
         Call("sagemaker", "create_endpoint", endpoint_request(config, release)),
         *(gateway_calls(config) if config.gateway_enabled else []),
         *(autoscaling_calls(config) if config.scaling_enabled else []),
+        *(dashboard_calls(config, region) if config.dashboard else []),
     ]
 
 
@@ -66,6 +68,13 @@ def autoscaling_calls(config: DeployConfig) -> list[Call]:
         calls.append(Call("cloudwatch", "put_metric_alarm", alarm))
     calls += [Call("application-autoscaling", "put_scheduled_action", s) for s in autoscaling.schedule_requests(config)]
     return calls
+
+
+def dashboard_calls(config: DeployConfig, region: str) -> list[Call]:
+    """The dashboard, its alarm widget with the alarms deploy names (deploy adds the target-tracking
+    policy's own, which get names only when the policy is put)."""
+    request = dashboard.put_request(config, region, dashboard.planned_alarm_arns(config, region))
+    return [Call("cloudwatch", "put_dashboard", request)]
 
 
 def render(calls: list[Call]) -> str:

@@ -1,4 +1,4 @@
-"""`deploy`: notifications, the release, the endpoint, the gateway, the wait, then autoscaling: in that order.
+"""`deploy`: notifications, the release, the endpoint, the gateway, the wait, autoscaling, then the dashboard.
 
 Every step first looks at what exists, so running it twice changes nothing the second time.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from . import autoscaling
+from . import autoscaling, dashboard
 from .clients import Clients
 from .config import DeployConfig
 from .endpoint import Release, build_release, ensure_release, instance_type_changes, point_endpoint, wait_in_service
@@ -28,10 +28,12 @@ def deploy(clients: Clients, config: DeployConfig, *, wait: bool = True) -> str:
     if not wait:
         if config.scaling_enabled:
             say(f"not waiting: run `sdxl-inf2 autoscale` once {config.name} is InService")
+        dashboard.apply(clients, config)
         return release.name
     wait_in_service(clients.sagemaker, config)
     if config.scaling_enabled:
         autoscaling.apply(clients, config)
+    dashboard.apply(clients, config)  # last: its alarm widget lists the scaling alarms that now exist
     return release.name
 
 

@@ -1,4 +1,5 @@
-"""`status`: the endpoint, its variants' instance counts, the async backlog, scaling policies and alarms."""
+"""`status`: the endpoint, its variants' instance counts, the async backlog, scaling policies and alarms,
+and the dashboard's console URL."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from sdxl_inf2.core import metrics
 
+from . import dashboard
 from .autoscaling import SERVICE, usage_rate_metrics
 from .clients import Clients
 from .config import DeployConfig
@@ -33,7 +35,7 @@ def status_lines(clients: Clients, config: DeployConfig) -> list[str]:
     lines = [*endpoint_lines(clients, config), *backlog_lines(clients, config)]
     if config.autoscaling is not None and config.autoscaling.policy == "usage-rate":
         lines += usage_rate_lines(clients, config)
-    return lines + scaling_lines(clients, config)
+    return lines + scaling_lines(clients, config) + dashboard.status_lines(clients, config)
 
 
 def endpoint_lines(clients: Clients, config: DeployConfig) -> list[str]:

@@ -2,7 +2,8 @@
 
 The gateway's function URL and function -> alarm, scaling policies, schedules, scalable target ->
 endpoint (waits until it is gone) -> every endpoint config and model of this deployment -> queue and
-created topics. S3 data (requests, results, failures) and the Model Registry stay unless asked for.
+created topics -> the dashboard (absent is fine). S3 data (requests, results, failures) and the
+Model Registry stay unless asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sdxl_inf2.gateway.objects import join_s3, split_s3
 
-from . import autoscaling
+from . import autoscaling, dashboard
 from .clients import Clients
 from .config import DeployConfig
 from .endpoint import describe_endpoint
@@ -33,6 +34,7 @@ def teardown(
     delete_endpoint(clients, config)
     delete_releases(clients, config)
     remove_notifications(clients, config)
+    dashboard.remove(clients, config)  # whatever `dashboard` says now: an earlier deploy may have put it
     if delete_data:
         for prefix in _data_prefixes(config):
             delete_prefix(clients, prefix)
