@@ -1,7 +1,7 @@
 """The gateway end to end against `sdxl-inf2 local-endpoint` (moto as AWS, the real deploy, real
 `serve` instances with an S3 cache tier, SageMaker's runtime API): `sdxl-inf2 invoke` renders a
 seeded request once, then answers the identical request from S3, with the first answer's bytes and
-in a small part of its time; and eight gateways given one seeded request at once render it once."""
+without queueing it; and eight gateways given one seeded request at once render it once."""
 
 from __future__ import annotations
 
@@ -59,11 +59,12 @@ def test_invoke_renders_once_then_answers_from_s3(
     local, config = stack
     request = tmp_path / "request.json"
     request.write_text(json.dumps({"prompt": f"sleep {RENDER_S:g}", "seed": 42}))
-    timings, saved = [], []
+    timings, saved, queued = [], [], []
     for attempt in ("first", "second"):
         started = time.monotonic()
         run = cli(capsys, "invoke", str(config), "--request", str(request), "--out", str(tmp_path / attempt))
         timings.append(time.monotonic() - started)
+        queued.append(sum(" queued" in line for line in local.output()))
         assert run.code == 0, run.err
         saved.append(Path(run.out.strip()).read_bytes())
         if attempt == "first":  # the instance writes the S3 tier just after its response
@@ -73,11 +74,11 @@ def test_invoke_renders_once_then_answers_from_s3(
     assert "cache hit" in run.err and saved[0] == saved[1] and saved[0].startswith(b"\x89PNG"), run.err
     rendered = [line for line in local.output() if " completed" in line]
     assert len(rendered) == 1, rendered  # only the first reached the endpoint
+    assert queued[1] == queued[0] == 1  # the repeat queued nothing: no upload, no InvokeEndpointAsync
     answered = float(run.err.split("cache hit, ")[1].split("s")[0])  # in the gateway, without the CLI's start
-    report = f"invoke: first {timings[0]:.2f} s (rendered), second {timings[1]:.2f} s (S3 hit; gateway {answered} s)"
-    print(f"\n{report}")
-    assert timings[0] > RENDER_S and timings[1] < timings[0], report
-    assert answered < timings[0] / 5, report  # "well under": two GETs against a render
+    # the times are reported, not asserted (a loaded machine stretches them): the render's lower bound holds
+    print(f"\ninvoke: first {timings[0]:.2f} s (rendered), second {timings[1]:.2f} s (S3 hit; gateway {answered} s)")
+    assert timings[0] > RENDER_S
 
 
 def test_eight_identical_requests_at_once_render_once(stack: tuple[LocalStack, Path]) -> None:
