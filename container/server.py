@@ -26,8 +26,8 @@ from sdxl_inf2.core.modeldir import ModelInfo, inspect_model_dir
 from sdxl_inf2.core.workers import instance_cores
 
 from . import http_errors
+from .arguments import add_serve_arguments
 from .backends import resolve_backend
-from .cli import add_serve_arguments
 from .config import ConfigError, Settings, load_settings
 from .devices import WorkerSlot
 from .logs import configure_logging

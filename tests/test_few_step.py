@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import re
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +21,7 @@ import pytest
 from sdxl_inf2.compile.config import load_compile_config
 from sdxl_inf2.core.errors import BadRequest
 from sdxl_inf2.core.guidance import CompiledBatch
-from sdxl_inf2.core.modeldir import ModelDirError, inspect_model_dir
+from sdxl_inf2.core.modeldir import inspect_model_dir
 from sdxl_inf2.core.schema import GenerationParams, parse_request, resolve
 from tests.conftest import ServerFactory
 from tests.neuron_layout import make_neuron_artifact
