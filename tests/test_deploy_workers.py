@@ -71,9 +71,11 @@ def test_a_guidance_free_artifact_counts_one_worker_per_core(
     aws: Aws, tiny_model: Path, tmp_path: Path, capsys: Capsys
 ) -> None:
     uploaded(tiny_model, tmp_path, LIGHTNING)
-    run = cli(capsys, "deploy", str(write_config(tmp_path, **UNSET)))
+    config = str(write_config(tmp_path, **UNSET))
+    run = cli(capsys, "deploy", config)
     assert run.code == 0, run.err
     assert concurrency(aws, run.out.strip()) == 25  # 24 workers + 1
+    assert cli(capsys, "status", config).code == 0  # its usage rate reads the same capacity
     assert usage_rate(aws) == "IF(m1 != 0, m2 / (m1 * 60 / 10 * 24))"
     assert f"workers per instance: 24 on ml.inf2.48xlarge (default: 24 x 1 NeuronCore(s); {PLAN})" in run.err
     board = aws.client("cloudwatch").get_dashboard(DashboardName="sdxl-inf2-prod-us-east-1")["DashboardBody"]

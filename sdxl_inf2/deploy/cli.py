@@ -83,11 +83,11 @@ def _registry_approves(config: DeployConfig) -> bool:
     return config.registry is not None and config.registry.approve
 
 
-def _settled(clients: Clients, config: DeployConfig, check: bool = True) -> DeployConfig:
+def _settled(clients: Clients, config: DeployConfig) -> DeployConfig:
     """The config with its workers per instance from the artifact's worker plan (deploy/workers.py)."""
     from .workers import settle_workers
 
-    return settle_workers(config, lambda: clients.s3, check=check)
+    return settle_workers(config, lambda: clients.s3)
 
 
 def _deploy(args: argparse.Namespace, config: DeployConfig) -> int:
@@ -144,8 +144,11 @@ def _invoke(args: argparse.Namespace, config: DeployConfig) -> int:
 
 def _status(args: argparse.Namespace, config: DeployConfig) -> int:
     from .status import status_lines
+    from .workers import settle_workers
 
-    print("\n".join(status_lines(_clients(args, config), config)))
+    clients = _clients(args, config)
+    config = settle_workers(config, lambda: clients.s3, check=False)  # the usage rate's capacity; reads only when unset
+    print("\n".join(status_lines(clients, config)))
     return 0
 
 
