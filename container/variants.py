@@ -46,6 +46,11 @@ def plan_lanes(settings: Settings, model: ModelInfo, device: DeviceKind, dev_dir
 
 def _on_neuron(settings: Settings, model: ModelInfo, dev_dir: Path) -> WorkerLayout:
     cores = visible_neuron_cores(settings.neuron_visible_cores, dev_dir)
+    if not cores:
+        raise ConfigError(
+            "0 visible NeuronCores (NEURON_RT_VISIBLE_CORES unset, no /dev/neuronN): run on inf2, or plan for an "
+            "instance type with `serve --plan --instance-type ml.inf2.48xlarge`"
+        )
     plan = neuron_plan(variant_needs(model), len(cores), settings)
     if (unused := len(cores) - sum(plan.counts[n] * plan.cores[n] for n in plan.counts)) > 0:
         log.info("worker plan leaves %d NeuronCore(s) unused", unused)

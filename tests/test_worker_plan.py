@@ -97,6 +97,13 @@ def test_plans_that_do_not_fit(variants: list[VariantNeeds], visible: str, setti
 
 
 def test_workers_and_explicit_counts_with_mixed_widths() -> None:
-    assert pins([cfg(), lightning()], "0-23", SDXL_WORKERS=3) == {"base": ["0-1"], "lightning": ["2", "3"]}
+    capped = pins([cfg(), lightning()], "0-23", SDXL_WORKERS=3)  # the cap's workers by share, first on a tie
+    assert capped == {"base": ["0-1", "2-3"], "lightning": ["4"]}
     explicit = pins([cfg(), lightning()], "0-23", SDXL_VARIANT_WORKERS="base:10,lightning:4")
     assert len(explicit["base"]) == 10 and explicit["lightning"] == ["20", "21", "22", "23"]
+
+
+def test_a_worker_cap_is_shared_as_before() -> None:
+    """SDXL_WORKERS=5 with shares 0.6/0.4 on 12 chips: 3 and 2 workers, the shares of the five."""
+    placed = pins([cfg("a", 0.6), cfg("b", 0.4)], "0-23", SDXL_WORKERS=5)
+    assert (len(placed["a"]), len(placed["b"])) == (3, 2)

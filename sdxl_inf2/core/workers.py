@@ -179,15 +179,21 @@ def _check_room(lanes: Sequence[Lane], capacity: int, workers: int | None, unit:
 
 
 def _proportional(lanes: Sequence[Lane], capacity: int, workers: int | None) -> dict[str, int]:
+    """The shares split the cores; with a worker cap (SDXL_WORKERS) they split those workers."""
     shares = sum(lane.share for lane in lanes)
     counts = {lane.name: 1 for lane in lanes}
     used = sum(lane.cores for lane in lanes)
+
+    def below_share(lane: Lane) -> float:
+        if workers is not None:
+            return workers * lane.share / shares - counts[lane.name]
+        return capacity * lane.share / shares - counts[lane.name] * lane.cores
+
     while workers is None or sum(counts.values()) < workers:
         fits = [lane for lane in lanes if used + lane.cores <= capacity]
         if not fits:
             break
-        # the variant furthest below its share of the capacity (first on a tie)
-        behind = max(fits, key=lambda lane: capacity * lane.share / shares - counts[lane.name] * lane.cores)
+        behind = max(fits, key=below_share)  # the variant furthest below its share (first on a tie)
         counts[behind.name] += 1
         used += behind.cores
     return counts
