@@ -96,8 +96,13 @@ def test_the_guidance_rule_is_optimum_neurons(optimum_neuron_guidance: dict[str,
             dynamic=case["dynamic"],
             guidance_embedding=case["embedding"] is not None,
             lcm="lcm" in case["name"].lower() or "latent-consistency" in case["name"],
+            cores=case["cores"],
         )
         assert (ours.data_parallel_mode, ours.cfg(case["guidance"])) == (case["mode"], case["cfg"]), case
+        one_core_drops_cfg = (
+            case["cores"] == 1 and case["guidance"] > 1 and case["embedding"] is None and not case["cfg"]
+        )
+        assert not one_core_drops_cfg or ours.refusal(case["guidance"]) is not None, case  # refused, never served
     source = optimum_neuron_guidance["load_model_source"]  # the premise of the batch rule
     assert "torch_neuronx.DataParallel(" in source and "[0, 1]" in source
     assert "set_dynamic_batching=dynamic_batch_size" in source
