@@ -66,6 +66,7 @@ bench: $(TINY)/manifest.json $(TINY1024)/manifest.json  ## every benchmark (~15 
 	$(BIN)/python -m bench.cache_metrics
 	$(BIN)/python -m bench.local_endpoint
 	$(BIN)/python -m bench.simulate
+	$(BIN)/python -m bench.worker_memory --model $(TINY)
 
 soak: $(TINY)/manifest.json  ## 10 minutes of steady load: 0 errors, RSS growth < 5% per process
 	$(BIN)/python -m bench.soak --minutes 10

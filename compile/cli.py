@@ -12,7 +12,7 @@ from sdxl_inf2.core.manifest import Defaults, Shape
 from .config import load_compile_config
 from .neuron_export import MIN_FREE_GB, compile_all, describe, model_reference, plan_jobs
 from .package import package
-from .upload import DEFAULT_PART_MB, UploadError, upload
+from .upload import DEFAULT_PART_MB, UploadError, upload, upload_plan
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -103,11 +103,15 @@ def _package(args: argparse.Namespace) -> int:
         default_variant=args.default_variant,
     )
     print(f"{result.path}: {result.files} files, {result.size} bytes, sha256 {result.sha256}")
+    if result.plan and result.plan_path:
+        print(f"{result.plan_path}: worker plan, {result.plan.summary()}")
     if args.upload:
         if args.part_size_mb < 5:
             raise UploadError("--part-size-mb: S3 parts are at least 5 MB")
         uri = upload(result.path, args.upload, result.sha256, args.part_size_mb, progress=not args.no_progress)
         print(f"uploaded: {uri} (sha256 {result.sha256})")
+        if result.plan_path:
+            print(f"uploaded: {upload_plan(result.plan_path, uri)} (the worker plan deploy reads)")
     return 0
 
 

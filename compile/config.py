@@ -66,12 +66,17 @@ class CompileConfig(_Strict):
 
     @model_validator(mode="after")
     def _default_guidance_runs(self) -> CompileConfig:
-        """The rule the server applies to the compiled folder, checked before 30-45 minutes of compiling
-        (a UNet replacement is taken as an LCM, guidance embedding included, when its name says so)."""
-        reason = self.expected_batch().refusal(self.defaults.guidance_scale)
+        """The rule the server applies to the compiled folder, on the NeuronCores it will plan for its
+        workers, checked before 30-45 minutes of compiling (a UNet replacement is taken as an LCM,
+        guidance embedding included, when its name says so)."""
+        reason = self.served_batch().refusal(self.defaults.guidance_scale)
         if reason:
             raise ValueError(f"defaults.{reason}")
         return self
+
+    def served_batch(self) -> CompiledBatch:
+        """The compiled batch on the NeuronCores its workers will get (one when guidance-free)."""
+        return self.expected_batch().planned(self.defaults.guidance_scale)
 
     def expected_batch(self) -> CompiledBatch:
         lcm = names_an_lcm(self.unet or "")

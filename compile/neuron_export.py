@@ -147,9 +147,11 @@ def check_output(jobs: list[ShapeJob], force: bool) -> None:
 
 def describe(config: CompileConfig, jobs: list[ShapeJob]) -> str:
     shapes = ", ".join(shape_folder_name(j.shape) for j in jobs)
+    cores = config.served_batch().cores
+    served = "one NeuronCore (guidance-free)" if cores == 1 else f"{cores} NeuronCores (one chip)"
     return (
         f"compiling {config.model} for inf2: {len(jobs)} shape(s) ({shapes}). Each takes 30-45 minutes "
-        f"and {PEAK_RAM_NOTE}; inf2.xlarge cannot compile SDXL."
+        f"and {PEAK_RAM_NOTE}; inf2.xlarge cannot compile SDXL. Served with {served} a worker."
     )
 
 

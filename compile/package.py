@@ -7,7 +7,9 @@
 - readable by any user (files 0644, folders 0755; safetensors writes 0600);
 - checked first, as the server checks it at start: every file against the manifest (a folder of
   variants: against the root manifest, which `package` writes when it is missing, then each
-  variant's own manifest and size).
+  variant's own manifest and size);
+- a compiled artifact gets its worker plan file beside the archive (`model.workers.json`,
+  core/plan_file.py): what deploy reads to count the workers the container will run.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from tqdm import tqdm
 
 from sdxl_inf2.core.errors import SdxlError
 from sdxl_inf2.core.manifest import MANIFEST_NAME
-from sdxl_inf2.core.modeldir import MODEL_INDEX, ModelDirError, inspect_model_dir
+from sdxl_inf2.core.modeldir import MODEL_INDEX, ModelDirError, ModelInfo, inspect_model_dir
+from sdxl_inf2.core.plan_file import WorkerPlanFile, plan_for, plan_name, render
 
 from .describe import variant_folders, write_variants_root
 
@@ -40,6 +43,8 @@ class PackageResult:
     sha256: str
     size: int
     files: int
+    plan: WorkerPlanFile | None = None  # compiled artifacts: written beside the archive
+    plan_path: Path | None = None
 
 
 class _HashingWriter:
@@ -67,15 +72,14 @@ class _ProgressReader:
         return data
 
 
-def check_manifests(folder: Path) -> int:
-    """Check the folder as the server will (every sha256); return how many manifests were checked."""
+def check_manifests(folder: Path) -> ModelInfo:
+    """Check the folder as the server will (every sha256); return what it serves."""
     if not (folder / MANIFEST_NAME).is_file():
         raise PackageError(f"{folder}: no {MANIFEST_NAME} (write one with `sdxl-inf2 manifest {folder}`)")
     try:
-        info = inspect_model_dir(folder, verify="full")
+        return inspect_model_dir(folder, verify="full")
     except ModelDirError as exc:
         raise PackageError(str(exc)) from None
-    return 1 + len(info.variants)
 
 
 def prepare_variants_root(folder: Path, shares: dict[str, float] | None = None, default: str | None = None) -> bool:
@@ -121,7 +125,7 @@ def package(
     if not folder.is_dir():
         raise PackageError(f"model folder {folder} does not exist or is not a folder")
     prepare_variants_root(folder, shares, default_variant)
-    check_manifests(folder)
+    model = check_manifests(folder)
     entries = list(archive_entries(folder, exclude=out.resolve()))
     total = sum(p.stat().st_size for _, p in entries if p.is_file())
     partial = out.with_name(out.name + ".partial")
@@ -137,7 +141,13 @@ def package(
             for name, path in entries:
                 _add(tar, name, path, bar)
     os.replace(partial, out)
-    return PackageResult(out, hashed.digest.hexdigest(), hashed.size, sum(1 for _, p in entries if p.is_file()))
+    sha256 = hashed.digest.hexdigest()
+    plan = plan_for(model, sha256)
+    plan_path = out.with_name(plan_name(out.name)) if plan else None
+    if plan and plan_path:
+        plan_path.write_text(render(plan))
+    files = sum(1 for _, p in entries if p.is_file())
+    return PackageResult(out, sha256, hashed.size, files, plan, plan_path)
 
 
 def _add(tar: tarfile.TarFile, name: str, path: Path, bar: tqdm[Any]) -> None:

@@ -1,4 +1,5 @@
-"""Upload an archive to S3 with boto3's managed (multipart, parallel) transfer and a progress bar."""
+"""Upload an archive to S3 with boto3's managed (multipart, parallel) transfer and a progress bar, and
+its worker plan file beside it (the key deploy reads: core/plan_file.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import urlparse
 from tqdm import tqdm
 
 from sdxl_inf2.core.errors import SdxlError
+from sdxl_inf2.core.plan_file import plan_name
 
 DEFAULT_PART_MB = 64
 
@@ -50,5 +52,20 @@ def upload(archive: Path, uri: str, sha256: str, part_size_mb: int = DEFAULT_PAR
                 ExtraArgs={"Metadata": {"sha256": sha256}},
             )
     except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+        raise UploadError(f"upload to {target} failed: {exc}") from None
+    return target
+
+
+def upload_plan(plan_path: Path, archive_uri: str) -> str:
+    """Put the worker plan file beside the uploaded archive; returns its s3:// URI."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = s3_key_for(archive_uri, "")
+    target = f"s3://{bucket}/{plan_name(key)}"
+    try:
+        body = plan_path.read_bytes()
+        boto3.client("s3").put_object(Bucket=bucket, Key=plan_name(key), Body=body, ContentType="application/json")
+    except (BotoCoreError, ClientError) as exc:
         raise UploadError(f"upload to {target} failed: {exc}") from None
     return target

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from .arguments import add_serve_arguments
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = commands.add_parser("serve", help="run the inference server (same as `serve`)")
-    serve.add_argument("--model-dir", type=Path, help="model folder (default: $SM_MODEL_DIR, else /opt/ml/model)")
+    add_serve_arguments(serve)
     serve.set_defaults(run=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from .server import main
 
-    return main(["--model-dir", str(args.model_dir)] if args.model_dir else [])
+    argv = ["--model-dir", str(args.model_dir)] if args.model_dir else []
+    argv += ["--plan"] if args.plan else []
+    argv += ["--instance-type", args.instance_type] if args.instance_type else []
+    return main(argv)

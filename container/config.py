@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from sdxl_inf2.core import metrics as names
 from sdxl_inf2.core.cache import CACHE_S3_SETTING
@@ -25,14 +25,17 @@ from sdxl_inf2.core.settings import (
     S3TimeoutSeconds,
     from_environment,
 )
-from sdxl_inf2.core.variants import parse_worker_plan
+from sdxl_inf2.core.workers import WorkerSettings
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
 DEFAULT_MODEL_DIR = Path("/opt/ml/model")
 
 
-class Settings(BaseModel):
+class Settings(WorkerSettings):
+    """Every server setting; the worker plan's (SDXL_WORKERS, SDXL_VARIANT_WORKERS, SDXL_CORES_PER_WORKER)
+    come from `WorkerSettings`, which deploy reads from the container environment too."""
+
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     model_dir: Path = Field(
@@ -51,23 +54,6 @@ class Settings(BaseModel):
         alias="SDXL_DEVICE",
         description="The workers' device. `auto`: neuron for the neuron backend, else cuda where a GPU is visible, "
         "else cpu.",
-    )
-    workers: int | None = Field(
-        None,
-        ge=1,
-        le=64,
-        alias="SDXL_WORKERS",
-        description="Model workers. Unset: one per chip (neuron), one per GPU, one per variant on the CPU; "
-        "a value lowers the count (or raises it on the CPU).",
-    )
-    variant_workers: str | None = Field(
-        None,
-        alias="SDXL_VARIANT_WORKERS",
-        description="Workers per variant, `name:count,...` (e.g. `1024x1024:8,1152x896:2`). Unset: shared in "
-        "proportion to each variant's `share` in the manifest.",
-    )
-    cores_per_worker: int = Field(
-        2, ge=1, le=64, alias="SDXL_CORES_PER_WORKER", description="NeuronCores per worker (2 = one inf2 chip)."
     )
     neuron_visible_cores: str | None = Field(
         None,
@@ -206,20 +192,9 @@ class Settings(BaseModel):
             return value
         raise ValueError("expected auto, neuron, torch, simulated, or module:Class")
 
-    @field_validator("variant_workers")
-    @classmethod
-    def _worker_plan(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_worker_plan(value)  # VariantPlanError is a ValueError: one line naming the variable
-        return value
-
     @property
     def cache_enabled(self) -> bool:
         return self.cache_dir is not None or self.cache_s3_uri is not None
-
-    @property
-    def worker_plan(self) -> dict[str, int] | None:
-        return parse_worker_plan(self.variant_workers) if self.variant_workers else None
 
     def threads_for(self, workers: int, queues: int = 1) -> int:
         """Enough HTTP threads that every queued (SDXL_MAX_QUEUE per variant) and running request

@@ -2,9 +2,9 @@
 
 Pure functions of the visible device layout, so the pinning is testable without devices:
 
-- neuron: one worker per group of `cores_per_worker` visible NeuronCores (default 2 = one inf2
-  chip), pinned with `NEURON_RT_VISIBLE_CORES=2k-(2k+1)`; a container-level NEURON_RT_VISIBLE_CORES
-  narrows what is visible;
+- neuron: each worker gets a run of the visible NeuronCores (two = one inf2 chip, or one for a
+  guidance-free variant: core/workers.py plans how many), pinned with `NEURON_RT_VISIBLE_CORES`; a
+  container-level NEURON_RT_VISIBLE_CORES narrows what is visible;
 - cuda: one worker per visible GPU, pinned with CUDA_VISIBLE_DEVICES;
 - cpu: one worker (SDXL_WORKERS may ask for more).
 """
@@ -12,14 +12,15 @@ Pure functions of the visible device layout, so the pinning is testable without 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from sdxl_inf2.core.errors import SdxlError
+from sdxl_inf2.core.workers import CORES_PER_CHIP
 
 DeviceKind = Literal["cpu", "cuda", "neuron"]
-CORES_PER_INF2_CHIP = 2
 
 
 class DeviceLayoutError(SdxlError):
@@ -31,6 +32,12 @@ class WorkerSlot:
     index: int
     device: DeviceKind
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cores(self) -> int | None:
+        """The NeuronCores this worker is pinned to; None for a GPU or CPU worker."""
+        pinned = self.env.get("NEURON_RT_VISIBLE_CORES")
+        return len(parse_core_list(pinned)) if self.device == "neuron" and pinned else None
 
     def describe(self) -> str:
         pins = " ".join(f"{k}={v}" for k, v in self.env.items())
@@ -62,7 +69,7 @@ def visible_neuron_cores(visible_spec: str | None, dev_dir: Path = Path("/dev"))
     if visible_spec:
         return parse_core_list(visible_spec)
     chips = [p for p in dev_dir.glob("neuron*") if re.fullmatch(r"neuron\d+", p.name)]
-    return list(range(len(chips) * CORES_PER_INF2_CHIP))
+    return list(range(len(chips) * CORES_PER_CHIP))
 
 
 def visible_gpus(visible_spec: str | None, dev_dir: Path = Path("/dev")) -> list[str]:
@@ -73,19 +80,24 @@ def visible_gpus(visible_spec: str | None, dev_dir: Path = Path("/dev")) -> list
     return [str(g) for g in gpus]
 
 
-def neuron_slots(cores: list[int], cores_per_worker: int, workers: int | None) -> list[WorkerSlot]:
-    groups = [cores[i : i + cores_per_worker] for i in range(0, len(cores), cores_per_worker)]
-    groups = [g for g in groups if len(g) == cores_per_worker]
-    if not groups:
-        raise DeviceLayoutError(
-            f"no NeuronCores for a worker: {len(cores)} visible, SDXL_CORES_PER_WORKER={cores_per_worker}"
-        )
-    if workers is not None and workers > len(groups):
-        raise DeviceLayoutError(
-            f"SDXL_WORKERS={workers} needs {workers * cores_per_worker} NeuronCores; {len(cores)} visible"
-        )
-    chosen = groups[: workers or len(groups)]
-    return [WorkerSlot(i, "neuron", {"NEURON_RT_VISIBLE_CORES": format_core_list(g)}) for i, g in enumerate(chosen)]
+def neuron_lanes(
+    cores: list[int], counts: Mapping[str, int], cores_per_worker: Mapping[str, int]
+) -> dict[str, list[WorkerSlot]]:
+    """Each variant's workers on consecutive runs of the visible cores, the widest workers first so
+    that two-core workers stay on one chip's pair next to one-core ones; `counts` must fit (the
+    plan's split checked it). Worker indices follow the cores; the lanes keep `counts`' order."""
+    placed: dict[str, list[WorkerSlot]] = {}
+    start = 0
+    for name in sorted(counts, key=lambda n: -cores_per_worker[n]):  # stable: variant order within a width
+        width = cores_per_worker[name]
+        groups = [cores[start + k * width : start + (k + 1) * width] for k in range(counts[name])]
+        start += width * counts[name]
+        first = sum(len(slots) for slots in placed.values())
+        placed[name] = [
+            WorkerSlot(first + k, "neuron", {"NEURON_RT_VISIBLE_CORES": format_core_list(g)})
+            for k, g in enumerate(groups)
+        ]
+    return {name: placed[name] for name in counts}
 
 
 def cuda_slots(gpus: list[str], workers: int | None) -> list[WorkerSlot]:
@@ -100,18 +112,13 @@ def cpu_slots(workers: int | None) -> list[WorkerSlot]:
 
 
 def plan_workers(
-    device: DeviceKind,
+    device: Literal["cpu", "cuda"],
     *,
     workers: int | None = None,
-    cores_per_worker: int = CORES_PER_INF2_CHIP,
-    neuron_visible_cores: str | None = None,
     cuda_visible_devices: str | None = None,
     dev_dir: Path = Path("/dev"),
 ) -> list[WorkerSlot]:
-    """One slot per model worker, with the environment that pins it."""
-    if device == "neuron":
-        cores = visible_neuron_cores(neuron_visible_cores, dev_dir)
-        return neuron_slots(cores, cores_per_worker, workers)
+    """One slot per GPU or CPU worker, with the environment that pins it (NeuronCores: neuron_lanes)."""
     if device == "cuda":
         gpus = visible_gpus(cuda_visible_devices, dev_dir)
         if not gpus:

@@ -9,11 +9,13 @@ pool ends its workers, and the master exits 0.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +23,17 @@ from gunicorn.app.base import BaseApplication
 
 from sdxl_inf2.core.errors import SdxlError
 from sdxl_inf2.core.modeldir import ModelInfo, inspect_model_dir
-from sdxl_inf2.core.variants import VariantPlanError
+from sdxl_inf2.core.workers import instance_cores
 
 from . import http_errors
+from .arguments import add_serve_arguments
 from .backends import resolve_backend
 from .config import ConfigError, Settings, load_settings
-from .devices import DeviceKind, WorkerSlot, plan_workers
+from .devices import WorkerSlot
 from .logs import configure_logging
-from .variants import assign_slots, split_workers
+from .variants import Lanes, plan_lanes
 
 log = logging.getLogger("sdxl.server")
-Lanes = dict[str, list[WorkerSlot]]  # variant -> the worker slots that load its model
 
 
 class ServePlan:
@@ -45,43 +47,26 @@ class ServePlan:
         return [slot for slots in self.lanes.values() for slot in slots]
 
     @classmethod
-    def build(cls, model_dir: Path | None = None) -> ServePlan:
-        settings = load_settings(model_dir=model_dir)
+    def build(
+        cls, model_dir: Path | None = None, environ: Mapping[str, str] | None = None, probe: bool = True
+    ) -> ServePlan:
+        """Reads the settings and the model folder's JSON files and plans the workers; loads no model.
+        `probe=False` (serve --plan) takes a compiled folder as the Neuron image would, without
+        importing torch_neuronx even in a child."""
+        settings = load_settings(environ, model_dir=model_dir)
         model = inspect_model_dir(settings.model_dir, settings.verify_model)
-        backend, device = resolve_backend(settings, model)
-        slots = plan_workers(
-            device,
-            workers=worker_count(settings, model, device),
-            cores_per_worker=settings.cores_per_worker,
-            neuron_visible_cores=settings.neuron_visible_cores,
-            cuda_visible_devices=settings.cuda_visible_devices,
-        )
-        check_cache_dir(settings)
-        return cls(settings, model, backend, plan_lanes(settings, model, slots))
+        backend, device = resolve_backend(settings, model, probe=probe)
+        layout = plan_lanes(settings, model, device)
+        return cls(settings, layout.model, backend, layout.lanes)
 
-
-def worker_count(settings: Settings, model: ModelInfo, device: DeviceKind) -> int | None:
-    """SDXL_WORKERS, else the worker plan's total, else one per variant on the CPU; None: the device layout."""
-    plan = settings.worker_plan
-    if settings.workers is not None:
-        return settings.workers
-    if plan is not None:
-        return sum(plan.values())
-    return len(model.served) if device == "cpu" else None
-
-
-def plan_lanes(settings: Settings, model: ModelInfo, slots: list[WorkerSlot]) -> Lanes:
-    """Split the worker slots among the variants (SDXL_VARIANT_WORKERS, else by share)."""
-    try:
-        counts = split_workers(model.served, len(slots), settings.worker_plan)
-    except VariantPlanError as exc:
-        if settings.variant_workers:
-            raise ConfigError(f"SDXL_VARIANT_WORKERS={settings.variant_workers!r}: {exc}") from None
-        raise ConfigError(f"worker plan: {exc}; raise SDXL_WORKERS or set SDXL_VARIANT_WORKERS") from None
-    lanes = assign_slots(slots, counts)
-    if (unused := len(slots) - sum(counts.values())) > 0:
-        log.info("worker plan leaves %d worker slot(s) unused", unused)
-    return lanes
+    def to_json(self) -> dict[str, Any]:
+        """`serve --plan`: every worker, its variant, its NeuronCores and the environment that pins it."""
+        workers = sorted((slot.index, name, slot) for name, slots in self.lanes.items() for slot in slots)
+        return {
+            "workers": [
+                {"index": index, "variant": name, "cores": slot.cores, "env": slot.env} for index, name, slot in workers
+            ]
+        }
 
 
 def check_cache_dir(settings: Settings) -> None:
@@ -175,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     configure_logging(os.environ.get("SDXL_LOG_LEVEL", "info") or "info")
     try:
+        if args.plan:
+            print(json.dumps(_plan_only(args).to_json(), indent=2))
+            return 0
         plan = ServePlan.build(args.model_dir)
+        check_cache_dir(plan.settings)
     except SdxlError as exc:  # a setting, the model folder, the devices, the backend: one line, no trace
         print(f"serve: error: {exc}", file=sys.stderr)
         return 2
@@ -192,9 +181,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _plan_only(args: argparse.Namespace) -> ServePlan:
+    """The plan `serve` would start, on this machine's devices or an inf2 instance type's NeuronCores."""
+    environ = dict(os.environ)
+    if args.instance_type:
+        cores = instance_cores(args.instance_type)
+        if cores is None:
+            raise ConfigError(f"--instance-type {args.instance_type!r}: not an inf2 instance type (ml.inf2.*)")
+        environ["NEURON_RT_VISIBLE_CORES"] = f"0-{cores - 1}"
+    return ServePlan.build(args.model_dir, environ, probe=False)
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="serve", description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, help="model folder (default: $SM_MODEL_DIR, else /opt/ml/model)")
+    add_serve_arguments(parser)
     # SageMaker runs `docker run IMAGE serve`; with the console script as ENTRYPOINT the word
     # `serve` arrives as an argument, so accept and ignore it.
     parser.add_argument("command", nargs="?", choices=["serve"], help=argparse.SUPPRESS)

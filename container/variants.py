@@ -1,57 +1,90 @@
-"""How the model workers are split among an artifact's variants. Pure.
+"""Which worker slots each of an artifact's variants gets. Pure but for reading /dev.
 
-`SDXL_VARIANT_WORKERS` (`name:count,...`, e.g. `1024x1024:8,1152x896:2`), else in proportion to each
-variant's `share` in the root manifest, at least one worker each. Each variant gets a contiguous run
-of the worker slots (chips), in its manifest order, default variant first.
+How many workers each variant gets is core/workers.py's plan, the same one deploy and
+`sdxl-inf2 cost` count with: on NeuronCores, each variant's workers take one or two cores (its
+compiled batch decides; SDXL_CORES_PER_WORKER overrides); on GPUs and the CPU, one slot each.
+`SDXL_VARIANT_WORKERS` (`name:count,...`) sets the counts, else the variants share the device in
+proportion to their manifest `share`, at least one worker each. Each variant gets a contiguous run
+of the slots, in manifest order, default variant first (on NeuronCores, two-core workers first).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from sdxl_inf2.core.modeldir import Variant
+from sdxl_inf2.core.modeldir import ModelInfo
 from sdxl_inf2.core.variants import VariantPlanError
+from sdxl_inf2.core.workers import Lane, neuron_plan, split_workers, variant_needs
 
-from .devices import WorkerSlot
+from .config import ConfigError, Settings
+from .devices import DeviceKind, WorkerSlot, neuron_lanes, plan_workers, visible_neuron_cores
+
+log = logging.getLogger("sdxl.server")
+Lanes = dict[str, list[WorkerSlot]]  # variant -> the worker slots that load its model
 
 
-def split_workers(variants: Sequence[Variant], total: int, plan: dict[str, int] | None = None) -> dict[str, int]:
-    """Workers per variant, from an explicit plan or in proportion to the shares."""
-    names = [v.name for v in variants]
-    if plan is not None:
-        return _checked_plan(names, total, plan)
-    if total < len(variants):
-        raise VariantPlanError(
-            f"{total} worker(s) for {len(variants)} variants ({', '.join(names)}): each variant needs at least one"
+@dataclass(frozen=True)
+class WorkerLayout:
+    model: ModelInfo  # the served variants with their compiled batch as their workers run it
+    lanes: Lanes
+
+
+def plan_lanes(settings: Settings, model: ModelInfo, device: DeviceKind, dev_dir: Path = Path("/dev")) -> WorkerLayout:
+    """The workers of every variant on this device; one line naming the setting when it cannot be met."""
+    try:
+        return (
+            _on_neuron(settings, model, dev_dir) if device == "neuron" else _on_slots(settings, model, device, dev_dir)
         )
-    return _proportional(variants, total)
+    except VariantPlanError as exc:
+        if settings.variant_workers:
+            raise ConfigError(f"SDXL_VARIANT_WORKERS={settings.variant_workers!r}: {exc}") from None
+        raise ConfigError(f"worker plan: {exc}") from None
 
 
-def _checked_plan(names: list[str], total: int, plan: dict[str, int]) -> dict[str, int]:
-    unknown = [n for n in plan if n not in names]
-    if unknown:
-        raise VariantPlanError(f"unknown variant {unknown[0]!r}; the variants are {', '.join(names)}")
-    missing = [n for n in names if plan.get(n, 0) < 1]
-    if missing:
-        raise VariantPlanError(f"variant {missing[0]!r} has no worker; every variant needs at least one")
-    if sum(plan.values()) > total:
-        raise VariantPlanError(f"asks for {sum(plan.values())} workers; {total} available on this device")
-    return {name: plan[name] for name in names}
+def _on_neuron(settings: Settings, model: ModelInfo, dev_dir: Path) -> WorkerLayout:
+    cores = visible_neuron_cores(settings.neuron_visible_cores, dev_dir)
+    if not cores:
+        raise ConfigError(
+            "0 visible NeuronCores (NEURON_RT_VISIBLE_CORES unset, no /dev/neuronN): run on inf2, or plan for an "
+            "instance type with `serve --plan --instance-type ml.inf2.48xlarge`"
+        )
+    plan = neuron_plan(variant_needs(model), len(cores), settings)
+    if (unused := len(cores) - sum(plan.counts[n] * plan.cores[n] for n in plan.counts)) > 0:
+        log.info("worker plan leaves %d NeuronCore(s) unused", unused)
+    return WorkerLayout(model.with_batches(plan.batches), neuron_lanes(cores, plan.counts, plan.cores))
 
 
-def _proportional(variants: Sequence[Variant], total: int) -> dict[str, int]:
-    """One worker each, then every further worker to the variant furthest below its exact quota."""
-    shares = sum(v.share for v in variants)
-    counts = {v.name: 1 for v in variants}
-    for _ in range(total - len(variants)):
-        behind = max(variants, key=lambda v: total * v.share / shares - counts[v.name])  # first on a tie
-        counts[behind.name] += 1
-    return counts
+def _on_slots(settings: Settings, model: ModelInfo, device: DeviceKind, dev_dir: Path) -> WorkerLayout:
+    assert device != "neuron"
+    slots = plan_workers(
+        device,
+        workers=worker_count(settings, model, device),
+        cuda_visible_devices=settings.cuda_visible_devices,
+        dev_dir=dev_dir,
+    )
+    lanes = [Lane(v.name, v.share) for v in model.served]
+    counts = split_workers(lanes, len(slots), explicit=settings.worker_plan)
+    if (unused := len(slots) - sum(counts.values())) > 0:
+        log.info("worker plan leaves %d worker slot(s) unused", unused)
+    return WorkerLayout(model, assign_slots(slots, counts))
 
 
-def assign_slots(slots: Sequence[WorkerSlot], counts: dict[str, int]) -> dict[str, list[WorkerSlot]]:
+def worker_count(settings: Settings, model: ModelInfo, device: DeviceKind) -> int | None:
+    """SDXL_WORKERS, else the worker plan's total, else one per variant on the CPU; None: one per GPU."""
+    plan = settings.worker_plan
+    if settings.workers is not None:
+        return settings.workers
+    if plan is not None:
+        return sum(plan.values())
+    return len(model.served) if device == "cpu" else None
+
+
+def assign_slots(slots: Sequence[WorkerSlot], counts: dict[str, int]) -> Lanes:
     """Contiguous runs of slots per variant, in `counts` order; slots beyond the plan stay unused."""
-    lanes: dict[str, list[WorkerSlot]] = {}
+    lanes: Lanes = {}
     start = 0
     for name, count in counts.items():
         lanes[name] = list(slots[start : start + count])

@@ -17,7 +17,9 @@ Prices are never fetched: `--price-per-hour`, else the price the reference case'
 
 Seconds per image is the one input that depends on the model. Presets (`--seconds-per-image
 lightning-4step`) estimate it on paper for SDXL base and the few-step models, from one measured
-step rate (`StepModel`); none was measured on inf2 by this project.
+step rate (`StepModel`); none was measured on inf2 by this project. Workers per instance come from
+the container's own plan (core/workers.py) for the preset's model on the instance type: one per
+NeuronCore for a guidance-free model, one per chip with classifier-free guidance.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sdxl_inf2.core.errors import SdxlError
+from sdxl_inf2.core.guidance import CompiledBatch
+from sdxl_inf2.core.workers import NeuronPlan, VariantNeeds, WorkerSettings, instance_cores, neuron_plan
 
 SECONDS_PER_HOUR = 3600
 
@@ -41,6 +45,7 @@ class ReferenceCase:
     cost_per_image: float = 0.000425
     seconds_per_image: float = 9.7  # "image generation in just 9.7 seconds"
     workers: int = 12  # inf2.48xlarge: 12 Inferentia2 chips
+    instance_type: str = "ml.inf2.48xlarge"
     target: float = 0.75  # the usage-rate policy's TargetValue
     policy_seconds_per_image: float = 10  # the "/ 10" in its metric math
 
@@ -53,11 +58,17 @@ class ReferenceCase:
 REFERENCE_CASE = ReferenceCase()
 
 
-def price(price_per_hour: float | None) -> tuple[float, str]:
-    """The instance price to use and where it comes from: the flag, else what the reference case's figures imply."""
+def price(price_per_hour: float | None, instance_type: str = REFERENCE_CASE.instance_type) -> tuple[float, str]:
+    """The instance price to use and where it comes from: the flag, else what the reference case's figures
+    imply for its own instance type (no other price is known here)."""
     if price_per_hour is not None:
         return price_per_hour, "--price-per-hour"
     case = REFERENCE_CASE
+    if instance_type != case.instance_type:
+        raise CostError(
+            f"--price-per-hour: required for {instance_type} (the reference case's figures imply a price for "
+            f"{case.instance_type} only)"
+        )
     implied = f"implied by the reference case: {case.images_per_instance_hour:,.0f} x ${case.cost_per_image}"
     return case.price_per_hour, f"{implied}; not an AWS list price"
 
@@ -153,39 +164,54 @@ ON_PAPER = StepModel()
 class Preset:
     name: str
     steps: int
-    cfg: bool  # classifier-free guidance: off leaves the chip's second NeuronCore idle in the UNet
+    guidance_scale: float  # its default: above 1 runs classifier-free guidance (unless lcm)
+    lcm: bool  # an LCM UNet: guidance is an input (time_cond_proj_dim), never classifier-free guidance
     what: str
 
     @property
     def seconds_per_image(self) -> float:
         return ON_PAPER.seconds_per_image(self.steps)
 
+    @property
+    def needs(self) -> VariantNeeds:
+        """The preset's model as compile/*.yaml compiles it (batch 1, one image per prompt)."""
+        batch = CompiledBatch(1, 1, dynamic=False, guidance_embedding=self.lcm, lcm=self.lcm)
+        return VariantNeeds(self.name, 1.0, self.guidance_scale, batch)
+
 
 PRESETS = {
     p.name: p
     for p in (
-        Preset("sdxl-base-30", 30, True, "SDXL base, 30 steps, CFG (compile/sdxl-base-1024.yaml)"),
-        Preset("lightning-8step", 8, False, "SDXL-Lightning 8-step, guidance 0"),
+        Preset("sdxl-base-30", 30, 5.0, False, "SDXL base, 30 steps, CFG (compile/sdxl-base-1024.yaml)"),
+        Preset("lightning-8step", 8, 0.0, False, "SDXL-Lightning 8-step, guidance 0"),
         Preset(
-            "lightning-4step", 4, False, "SDXL-Lightning 4-step, guidance 0 (compile/sdxl-lightning-4step-1024.yaml)"
+            "lightning-4step",
+            4,
+            0.0,
+            False,
+            "SDXL-Lightning 4-step, guidance 0 (compile/sdxl-lightning-4step-1024.yaml)",
         ),
-        Preset("lcm-4step", 4, False, "LCM-SDXL, 4 steps, guidance as an input (compile/lcm-sdxl-1024.yaml)"),
-        Preset("lightning-2step", 2, False, "SDXL-Lightning 2-step, guidance 0"),
+        Preset("lcm-4step", 4, 8.0, True, "LCM-SDXL, 4 steps, guidance as an input (compile/lcm-sdxl-1024.yaml)"),
+        Preset("lightning-2step", 2, 0.0, False, "SDXL-Lightning 2-step, guidance 0"),
     )
 }
+UNKNOWN_MODEL = PRESETS["sdxl-base-30"]  # plain seconds per image: taken to use CFG, one worker per chip
+
+
+def instance_plan(instance_type: str, preset: Preset | None) -> NeuronPlan:
+    """The workers the container plans for the preset's model (else a CFG model) on this instance type."""
+    cores = instance_cores(instance_type)
+    if cores is None:
+        raise CostError(f"--instance-type {instance_type!r}: not an inf2 instance type (ml.inf2.*); give --workers")
+    return neuron_plan([(preset or UNKNOWN_MODEL).needs], cores, WorkerSettings())
 
 
 @dataclass(frozen=True)
 class PresetImplications:
     images_per_hour: float  # the preset's workers at full load, no cache
     share_of_published: float  # images_per_hour / the reference case's 27,796
-    per_core_images_per_hour: float | None  # CFG off, one worker per NeuronCore (unverified); None with CFG
 
 
 def preset_implications(preset: Preset, workers: int, case: ReferenceCase = REFERENCE_CASE) -> PresetImplications:
     per_hour = workers * SECONDS_PER_HOUR / preset.seconds_per_image
-    return PresetImplications(
-        images_per_hour=per_hour,
-        share_of_published=per_hour / case.images_per_instance_hour,
-        per_core_images_per_hour=None if preset.cfg else 2 * per_hour,
-    )
+    return PresetImplications(images_per_hour=per_hour, share_of_published=per_hour / case.images_per_instance_hour)

@@ -1,6 +1,7 @@
 """Child-process probe for test_few_step.py: asks optimum-neuron 0.4.5's real code (Neuron SDK
 stubbed) which data-parallel mode it picks and whether it runs classifier-free guidance, for every
-combination of guidance scale, UNet name, guidance embedding and dynamic batch; prints JSON.
+combination of guidance scale, UNet name, guidance embedding, dynamic batch and worker cores (2: the
+mode it picks; 1: its "none" mode); prints JSON.
 Usage: python -m tests.guidance_contract_probe"""
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ def main() -> None:
     from optimum.neuron.modeling_diffusion import NeuronDiffusionPipelineBase as Base
 
     cases = []
-    for guidance, name, embedding, dynamic in itertools.product(GUIDANCE, NAMES, EMBEDDING, (False, True)):
+    product = itertools.product(GUIDANCE, NAMES, EMBEDDING, (False, True), (2, 1))
+    for guidance, name, embedding, dynamic, cores in product:
         unet_config = SimpleNamespace(tensor_parallel_size=1, _config=SimpleNamespace(_name_or_path=name))
-        mode, _ = Base.set_parallel_mode({"unet": unet_config})
+        # on one core the worker loads in optimum-neuron's own "none" mode (no data parallelism)
+        mode = Base.set_parallel_mode({"unet": unet_config})[0] if cores == 2 else "none"
         pipeline = SimpleNamespace(
             _guidance_scale=guidance,
             unet=SimpleNamespace(config=SimpleNamespace(time_cond_proj_dim=embedding)),
@@ -32,9 +35,8 @@ def main() -> None:
             data_parallel_mode=mode,
         )
         cfg = Base.do_classifier_free_guidance.fget(pipeline)  # type: ignore[attr-defined]
-        cases.append(
-            {"guidance": guidance, "name": name, "embedding": embedding, "dynamic": dynamic, "mode": mode, "cfg": cfg}
-        )
+        case = {"guidance": guidance, "name": name, "embedding": embedding, "dynamic": dynamic, "cores": cores}
+        cases.append({**case, "mode": mode, "cfg": cfg})
     print(json.dumps({"cases": cases, "load_model_source": inspect.getsource(Base.load_model)}))
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import sys
+import tempfile
 import types
+from pathlib import Path
 from typing import Any, ClassVar
 
 STUBBED = ("torch_neuronx", "neuronx_distributed", "neuronxcc", "libneuronxla", "torch_xla")
+TORCH_NEURONX_VERSION = "2.8.0.2.10.16998"  # optimum-neuron 0.4.5's [neuronx] pin
 
 
 class _StandIn:
@@ -53,3 +56,14 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def install() -> None:
     sys.meta_path.insert(0, _StubFinder())
+
+
+def install_distribution() -> None:
+    """Also make `importlib.metadata` report torch-neuronx as installed (a METADATA file on sys.path),
+    so that optimum-neuron's `requires_torch_neuronx` and `is_neuronx_available` let its real loading
+    code run (`_from_pretrained`, `load_model`, `NeuronTracedModel.load_model`)."""
+    folder = Path(tempfile.mkdtemp(prefix="stub-dist-"))
+    info = folder / f"torch_neuronx-{TORCH_NEURONX_VERSION}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: torch-neuronx\nVersion: {TORCH_NEURONX_VERSION}\n")
+    sys.path.insert(0, str(folder))

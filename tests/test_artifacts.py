@@ -107,7 +107,8 @@ def test_settings_cast_strictly() -> None:
     assert (settings.workers, settings.log_prompts, settings.port, settings.request_timeout_s) == (3, True, 9000, 2.5)
     defaults = load_settings({})
     assert (defaults.model_dir, defaults.port, defaults.host) == (Path("/opt/ml/model"), 8080, "0.0.0.0")
-    assert (defaults.graceful_timeout_s, defaults.max_body_bytes, defaults.cores_per_worker) == (25, 1 << 20, 2)
+    # cores_per_worker unset: each variant's compiled batch decides (core/workers.py)
+    assert (defaults.graceful_timeout_s, defaults.max_body_bytes, defaults.cores_per_worker) == (25, 1 << 20, None)
     assert load_settings({"SM_MODEL_DIR": "/a"}, model_dir=Path("/b")).model_dir == Path("/b")
     with pytest.raises(ConfigError, match="SAGEMAKER_BIND_TO_PORT='0'"):
         load_settings({"SAGEMAKER_BIND_TO_PORT": "0"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sdxl_inf2.cost import (
     REFERENCE_CASE,
     CostInputs,
     figures,
+    instance_plan,
     preset_implications,
     reference_case_implications,
 )
@@ -98,24 +100,64 @@ def test_few_step_implications() -> None:
     four = preset_implications(PRESETS["lightning-4step"], workers=12)
     assert four.images_per_hour == pytest.approx(12 * 3600 / PRESETS["lightning-4step"].seconds_per_image)  # 19,452
     assert four.share_of_published == pytest.approx(four.images_per_hour / 27_796)  # 70%: still short of 1.55 s
-    assert four.per_core_images_per_hour == pytest.approx(2 * four.images_per_hour)  # CFG off: one core idles
-    assert preset_implications(PRESETS["sdxl-base-30"], workers=12).per_core_images_per_hour is None  # CFG: both busy
     two = preset_implications(PRESETS["lightning-2step"], workers=12)
     assert 0.9 < two.share_of_published < 1  # even 2 steps stay above the 1.55 s the published figure needs
 
 
+def test_workers_per_instance_are_the_containers_plan() -> None:
+    """One worker per NeuronCore without CFG (the UNet runs one latent, on one core), one per chip with it."""
+    reference = instance_plan(REFERENCE_CASE.instance_type, PRESETS["sdxl-base-30"])
+    assert reference.workers == REFERENCE_CASE.workers == 12  # the reference case's SDXL base: one per chip
+    for name in ("lightning-8step", "lightning-4step", "lightning-2step", "lcm-4step"):
+        assert instance_plan("ml.inf2.48xlarge", PRESETS[name]).workers == 24, name
+    assert instance_plan("ml.inf2.xlarge", PRESETS["lightning-4step"]).workers == 2
+    assert instance_plan("ml.inf2.24xlarge", None).workers == 6  # plain seconds: taken as a CFG model
+
+
 def test_a_preset_in_the_report(capsys: Capsys) -> None:
+    """Behaviour changed with issue 20: guidance-free presets count one worker per NeuronCore (24, not 12)."""
     run = cli(capsys, "cost", "--seconds-per-image", "lightning-4step")
     assert run.code == 0, run.err
-    assert run.out.startswith("inputs: 12 workers x 2.22 s per image")
+    assert run.out.startswith("inputs: 24 workers x 2.22 s per image")
+    assert "workers: 24 on ml.inf2.48xlarge (one per NeuronCore)" in run.out
     full_load = next(line for line in run.out.splitlines() if line.startswith("images per instance-hour, full"))
-    assert full_load.split()[-2:] == ["19,452", "27,796"]  # beside the reference case's published figure
-    assert "4 steps x 0.26 s + 1.18 s = 2.22 s per image per chip" in run.out
-    assert "19,452 images an hour, 70% of the reference case's 27,796, which needs 1.55 s per image" in run.out
-    assert "one worker per core (24) would give 38,904 an hour" in run.out and "not built, unverified" in run.out
+    assert full_load.split()[-2:] == ["38,904", "27,796"]  # beside the reference case's published figure
+    assert "4 steps x 0.26 s + 1.18 s = 2.22 s per image per worker" in run.out
+    assert "38,904 images an hour, 140% of the reference case's 27,796, which needs 1.55 s per image" in run.out
+    assert "never run on inf2" in run.out
     assert "seconds_per_image to 2.22" in run.out
+    chip = cli(capsys, "cost", "--seconds-per-image", "sdxl-base-30")
+    assert chip.out.startswith("inputs: 12 workers x 8.99 s") and "one per 2 NeuronCores (a chip)" in chip.out
     plain = cli(capsys, "cost", "--seconds-per-image", "2.5")
-    assert plain.code == 0 and "preset" not in plain.out and "x 2.5 s per image" in plain.out
+    assert plain.code == 0 and "preset" not in plain.out and "12 workers x 2.5 s per image" in plain.out
+
+
+def test_the_issues_figure_as_json(capsys: Capsys) -> None:
+    args = ("--seconds-per-image", "lightning-4step", "--instance-type", "ml.inf2.48xlarge", "--json")
+    run = cli(capsys, "cost", *args)
+    assert run.code == 0, run.err
+    found = json.loads(run.out)
+    assert (found["workers"], found["instance_type"], found["preset"]) == (24, "ml.inf2.48xlarge", "lightning-4step")
+    assert found["images_per_hour"] >= 27_796 and found["images_per_hour"] == pytest.approx(
+        24 * 3600 / (4 / 3.84 + 14.2 - 50 / 3.84)
+    )
+    assert found["seconds_per_image"] == pytest.approx(2.2208, abs=1e-4)
+    assert found["cost_per_image_usd"] == pytest.approx(REFERENCE_PRICE / found["images_per_hour"])
+    assert found["share_of_reference"] == pytest.approx(found["images_per_hour"] / 27_796)
+    small = json.loads(
+        cli(
+            capsys,
+            "cost",
+            "--seconds-per-image",
+            "lightning-4step",
+            "--instance-type",
+            "ml.inf2.xlarge",
+            "--price-per-hour",
+            "0.76",
+            "--json",
+        ).out
+    )
+    assert (small["workers"], small["price_per_hour_usd"]) == (2, 0.76)
 
 
 @pytest.mark.parametrize(
@@ -128,6 +170,11 @@ def test_a_preset_in_the_report(capsys: Capsys) -> None:
         (["--target", "1.5"], ["--target"]),
         (["--price-per-hour", "-1"], ["--price-per-hour"]),
         (["--config", "/no/such.yaml"], ["/no/such.yaml"]),
+        (["--instance-type", "ml.inf2.24xlarge"], ["--price-per-hour: required for ml.inf2.24xlarge"]),
+        (
+            ["--instance-type", "ml.g5.2xlarge", "--price-per-hour", "1"],
+            ["--instance-type 'ml.g5.2xlarge'", "--workers"],
+        ),
     ],
 )
 def test_bad_input_is_one_line(capsys: Capsys, args: list[str], words: list[str], tmp_path: Path) -> None:

@@ -51,7 +51,12 @@ def test_defaults_for_a_minimal_config(tmp_path: Path) -> None:
     minimal["async_inference"] = {k: data["async_inference"][k] for k in ("input_path", "output_path", "failure_path")}
     (tmp_path / "min.yaml").write_text(yaml.safe_dump(minimal))
     config = load_config(tmp_path / "min.yaml")
-    assert (config.instance_type, config.workers, config.initial_instance_count) == ("ml.inf2.48xlarge", 12, 1)
+    # workers_per_instance: the artifact's worker plan, read when deploying (tests/test_deploy_workers.py)
+    assert (config.instance_type, config.workers_per_instance, config.initial_instance_count) == (
+        "ml.inf2.48xlarge",
+        None,
+        1,
+    )
     assert (config.region, config.autoscaling, config.registry) == (None, None, None)
 
 

@@ -9,6 +9,7 @@ import pytest
 from sdxl_inf2.deploy.config import load_config
 from sdxl_inf2.deploy.plan import deploy_calls
 from tests.aws import REGION, Aws, ConnectionCounter, assert_one_line_error, cli, write_config
+from tests.test_deploy_workers import BASE, uploaded
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -53,7 +54,10 @@ def test_async_inference_config_is_complete(aws: Aws, tmp_path: Path, capsys: Ca
     }
 
 
-def test_concurrency_defaults_to_one_more_than_the_workers(aws: Aws, tmp_path: Path, capsys: Capsys) -> None:
+def test_concurrency_defaults_to_one_more_than_the_workers(
+    aws: Aws, tiny_model: Path, tmp_path: Path, capsys: Capsys
+) -> None:
+    uploaded(tiny_model, tmp_path, BASE)  # a CFG artifact's worker plan: one worker per chip, 6 on a 24xlarge
     config = write_config(
         tmp_path,
         instance_type="ml.inf2.24xlarge",

@@ -8,6 +8,7 @@ import argparse
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pytest
 from sdxl_inf2.compile.config import load_compile_config
 from sdxl_inf2.core.errors import BadRequest
 from sdxl_inf2.core.guidance import CompiledBatch
-from sdxl_inf2.core.modeldir import ModelDirError, inspect_model_dir
+from sdxl_inf2.core.modeldir import inspect_model_dir
 from sdxl_inf2.core.schema import GenerationParams, parse_request, resolve
 from tests.conftest import ServerFactory
 from tests.neuron_layout import make_neuron_artifact
@@ -58,11 +59,18 @@ def test_lcm_config_swaps_the_unet(neuron_parser: argparse.ArgumentParser, tmp_p
 def test_a_few_step_config_that_cannot_run_is_refused_before_compiling(
     neuron_parser: argparse.ArgumentParser, tmp_path: Path
 ) -> None:
-    text = Path(LIGHTNING).read_text().replace("images_per_prompt: 1 ", "images_per_prompt: 2 ")
+    """2 images a prompt at guidance 0 feed the UNet 2 latents a step: the data-parallel pair would
+    split them 1 per core (refused before one worker per NeuronCore existed); a one-core worker runs
+    them at the compiled batch 2. 2 prompts a batch (1 latent each call) run on neither."""
+    two_images = Path(LIGHTNING).read_text().replace("images_per_prompt: 1 ", "images_per_prompt: 2 ")
+    accepted = cli("compile", "--config", str(write_config(tmp_path, two_images)), "--out", str(tmp_path), "--dry-run")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "Served with one NeuronCore (guidance-free) a worker." in accepted.stderr
+    text = Path(LIGHTNING).read_text().replace("batch_size: 1", "batch_size: 2")
     result = cli("compile", "--config", str(write_config(tmp_path, text)), "--out", str(tmp_path), "--dry-run")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "defaults.guidance_scale 0: guidance_scale <= 1 turns classifier-free guidance off" in result.stderr
-    assert "gets 2 latent(s) a step; compiled at batch 2, data-parallel on 2 NeuronCores, it takes 4" in result.stderr
+    assert "gets 1 latent(s) a step; compiled at batch 2, data-parallel on 2 NeuronCores, it takes 4" in result.stderr
     assert "use guidance_scale > 1, or recompile with images_per_prompt 1 or --dynamic-batch-size" in result.stderr
     dynamic = write_config(tmp_path, text + "dynamic_batch_size: true\n")
     [command] = dry_run("--config", str(dynamic), "--out", str(tmp_path))
@@ -88,8 +96,13 @@ def test_the_guidance_rule_is_optimum_neurons(optimum_neuron_guidance: dict[str,
             dynamic=case["dynamic"],
             guidance_embedding=case["embedding"] is not None,
             lcm="lcm" in case["name"].lower() or "latent-consistency" in case["name"],
+            cores=case["cores"],
         )
         assert (ours.data_parallel_mode, ours.cfg(case["guidance"])) == (case["mode"], case["cfg"]), case
+        one_core_drops_cfg = (
+            case["cores"] == 1 and case["guidance"] > 1 and case["embedding"] is None and not case["cfg"]
+        )
+        assert not one_core_drops_cfg or ours.refusal(case["guidance"]) is not None, case  # refused, never served
     source = optimum_neuron_guidance["load_model_source"]  # the premise of the batch rule
     assert "torch_neuronx.DataParallel(" in source and "[0, 1]" in source
     assert "set_dynamic_batching=dynamic_batch_size" in source
@@ -129,21 +142,35 @@ def test_a_request_that_cannot_run_on_the_compiled_unet_is_a_400(tiny_model: Pat
 
 
 def test_lcm_compiled_folder(tiny_model: Path, tmp_path: Path) -> None:
+    """An LCM never runs CFG, so it is planned one worker per NeuronCore ("none"); on a chip's two
+    cores (SDXL_CORES_PER_WORKER=2) optimum-neuron loads it all data-parallel, as before."""
     lcm = {"_name_or_path": "latent-consistency/lcm-sdxl", "time_cond_proj_dim": 256}
     model = inspect_model_dir(neuron_folder(tiny_model, tmp_path / "one", **lcm), verify="off")
-    assert model.compiled_batch and model.compiled_batch.data_parallel_mode == "all"
+    assert model.compiled_batch and model.compiled_batch.data_parallel_mode == "none"
     assert model.guidance_refusal(8.0) is None and model.guidance_refusal(0.0) is None
-    with pytest.raises(ModelDirError, match=r"takes guidance as an input .* recompile with images_per_prompt 1"):
-        inspect_model_dir(neuron_folder(tiny_model, tmp_path / "two", images=2, **lcm), verify="off")
+    on_a_chip = model.compiled_batch.with_cores(2)
+    assert on_a_chip.data_parallel_mode == "all"
+    assert on_a_chip.refusal(8.0) is None and on_a_chip.refusal(0.0) is None
+    two = inspect_model_dir(neuron_folder(tiny_model, tmp_path / "two", images=2, **lcm), verify="off")
+    assert two.compiled_batch and two.compiled_batch.cores == 1  # 2 latents, compiled at batch 2: one core runs it
+    refused = two.compiled_batch.with_cores(2).refusal(8.0)  # data-parallel, 1 latent per core: no
+    assert refused and re.search(r"takes guidance as an input .* recompile with images_per_prompt 1", refused)
 
 
 def test_serve_refuses_defaults_the_compiled_folder_cannot_run(tiny_model: Path, tmp_path: Path) -> None:
+    """Guidance 0 with 2 images a prompt runs on one NeuronCore (planned so), not on a chip's pair."""
     folder = compiled_artifact(tiny_model, tmp_path / "lightning")  # 2 images per prompt
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["defaults"] = {"num_inference_steps": 4, "guidance_scale": 0, "scheduler": "euler_trailing"}
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    result = run_serve("--model-dir", str(folder))
-    assert_one_line_error(result, "manifest.json: default guidance_scale 0", "compiled at batch 2")
+    env = {"SDXL_VERIFY_MODEL": "size", "NEURON_RT_VISIBLE_CORES": "0-3"}
+    result = run_serve("--plan", "--model-dir", str(folder), env={**env, "SDXL_CORES_PER_WORKER": "2"})
+    assert_one_line_error(
+        result, "SDXL_CORES_PER_WORKER=2: variant 'default': default guidance_scale 0", "compiled at batch 2"
+    )
+    planned = run_serve("--plan", "--model-dir", str(folder), env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert [w["cores"] for w in json.loads(planned.stdout)["workers"]] == [1, 1, 1, 1]
 
 
 def png_digest(image: Any) -> str:

@@ -7,13 +7,33 @@ from pathlib import Path
 
 import pytest
 
+from sdxl_inf2.container.config import load_settings
 from sdxl_inf2.container.devices import DeviceLayoutError, format_core_list, parse_core_list, plan_workers
+from sdxl_inf2.container.variants import plan_lanes
+from sdxl_inf2.core.errors import SdxlError
+from sdxl_inf2.core.manifest import Defaults, Shape
+from sdxl_inf2.core.modeldir import ModelInfo
 from tests.conftest import ServerFactory
 from tests.server import FAKE
+
+DIFFUSERS = ModelInfo(
+    Path("m"),
+    "diffusers",
+    (Shape(height=64, width=64),),
+    1,
+    Defaults(num_inference_steps=2, guidance_scale=5.0, scheduler="euler"),
+    None,
+)
 
 
 def pins(slots: list) -> list[str]:  # type: ignore[type-arg]
     return [s.env.get("NEURON_RT_VISIBLE_CORES") or s.env.get("CUDA_VISIBLE_DEVICES") for s in slots]
+
+
+def neuron_workers(dev_dir: Path = Path("/dev"), **env: object) -> list:  # type: ignore[type-arg]
+    """The server's neuron plan for one variant (nothing compiled: one chip a worker unless set)."""
+    settings = load_settings({k: str(v) for k, v in env.items()})
+    return plan_lanes(settings, DIFFUSERS, "neuron", dev_dir).lanes["default"]
 
 
 def fake_dev(tmp_path: Path, chips: int) -> Path:
@@ -24,13 +44,13 @@ def fake_dev(tmp_path: Path, chips: int) -> Path:
 
 
 def test_inf2_48xlarge_24_cores_12_workers(tmp_path: Path) -> None:
-    slots = plan_workers("neuron", dev_dir=fake_dev(tmp_path, 12))
+    slots = neuron_workers(fake_dev(tmp_path, 12))
     assert pins(slots) == [f"{2 * k}-{2 * k + 1}" for k in range(12)]
     assert [s.index for s in slots] == list(range(12))
 
 
 def test_container_level_visible_cores_narrow_the_layout(tmp_path: Path) -> None:
-    slots = plan_workers("neuron", neuron_visible_cores="4-7", dev_dir=fake_dev(tmp_path, 12))
+    slots = neuron_workers(fake_dev(tmp_path, 12), NEURON_RT_VISIBLE_CORES="4-7")
     assert pins(slots) == ["4-5", "6-7"]
 
 
@@ -47,27 +67,28 @@ def test_container_level_visible_cores_narrow_the_layout(tmp_path: Path) -> None
     ],
 )
 def test_neuron_layouts(visible: str, cores_per_worker: int, workers: int | None, expected: list[str]) -> None:
-    slots = plan_workers("neuron", neuron_visible_cores=visible, cores_per_worker=cores_per_worker, workers=workers)
+    env = {"NEURON_RT_VISIBLE_CORES": visible, "SDXL_CORES_PER_WORKER": cores_per_worker}
+    slots = neuron_workers(**env, **({"SDXL_WORKERS": workers} if workers else {}))
     assert pins(slots) == expected
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "words"),
+    ("env", "words"),
     [
-        ({"neuron_visible_cores": "0-1", "workers": 2}, "SDXL_WORKERS=2 needs 4 NeuronCores; 2 visible"),
-        ({"neuron_visible_cores": "0"}, "no NeuronCores for a worker"),
-        ({"neuron_visible_cores": "a-b"}, "expected N, A-B"),
-        ({"neuron_visible_cores": "0,0"}, "listed twice"),
+        ({"NEURON_RT_VISIBLE_CORES": "0-1", "SDXL_WORKERS": 2}, "SDXL_WORKERS=2 needs 4 NeuronCores; 2 visible"),
+        ({"NEURON_RT_VISIBLE_CORES": "0"}, "no NeuronCores for a worker"),
+        ({"NEURON_RT_VISIBLE_CORES": "a-b"}, "expected N, A-B"),
+        ({"NEURON_RT_VISIBLE_CORES": "0,0"}, "listed twice"),
     ],
 )
-def test_neuron_layout_errors(kwargs: dict, words: str) -> None:  # type: ignore[type-arg]
-    with pytest.raises(DeviceLayoutError, match=words):
-        plan_workers("neuron", **kwargs)
+def test_neuron_layout_errors(env: dict, words: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(SdxlError, match=words):
+        neuron_workers(**env)
 
 
 def test_no_neuron_devices(tmp_path: Path) -> None:
-    with pytest.raises(DeviceLayoutError, match="0 visible"):
-        plan_workers("neuron", dev_dir=tmp_path)
+    with pytest.raises(SdxlError, match="0 visible"):
+        neuron_workers(tmp_path)
 
 
 def test_cuda_and_cpu_layouts(tmp_path: Path) -> None:

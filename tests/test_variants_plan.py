@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from sdxl_inf2.container.config import load_settings
-from sdxl_inf2.container.devices import neuron_slots
-from sdxl_inf2.container.variants import assign_slots, split_workers
+from sdxl_inf2.container.devices import neuron_lanes
 from sdxl_inf2.core.cache.key import request_key
 from sdxl_inf2.core.manifest import Defaults, Shape
 from sdxl_inf2.core.modeldir import ModelInfo, Variant
 from sdxl_inf2.core.schema import GenerationParams
 from sdxl_inf2.core.variants import VariantPlanError, parse_worker_plan
+from sdxl_inf2.core.workers import Lane
+from sdxl_inf2.core.workers import split_workers as split_lanes
 
 DEFAULTS = Defaults(num_inference_steps=30, guidance_scale=5.0, scheduler="euler")
 BUCKETS = ["1024x1024", "1152x896", "896x1152", "1216x832", "832x1216", "1344x768", "768x1344"]
@@ -27,12 +28,17 @@ def variant(name: str, share: float = 1.0) -> Variant:
     return Variant(name, model, share)
 
 
+def split_workers(variants: list[Variant], total: int, plan: dict[str, int] | None) -> dict[str, int]:
+    """The split over `total` worker slots (one each), as on GPUs or chips."""
+    return split_lanes([Lane(v.name, v.share) for v in variants], total, explicit=plan)
+
+
 def test_inf2_48xlarge_by_share() -> None:
     """12 chips, square images 4x as popular as each of the two portrait/landscape sizes."""
     variants = [variant("1024x1024", 4), variant("1152x896"), variant("896x1152")]
     counts = split_workers(variants, 12, None)
     assert counts == {"1024x1024": 8, "1152x896": 2, "896x1152": 2}
-    lanes = assign_slots(neuron_slots(list(range(24)), 2, None), counts)
+    lanes = neuron_lanes(list(range(24)), counts, dict.fromkeys(counts, 2))
     cores = {name: [s.env["NEURON_RT_VISIBLE_CORES"] for s in slots] for name, slots in lanes.items()}
     assert cores["1024x1024"] == [f"{2 * k}-{2 * k + 1}" for k in range(8)]
     assert cores["1152x896"] == ["16-17", "18-19"] and cores["896x1152"] == ["20-21", "22-23"]

@@ -47,11 +47,14 @@ def neuron_runtime_importable() -> bool:
         return False
 
 
-def resolve_backend(settings: Settings, model: ModelInfo) -> tuple[str, DeviceKind]:
-    """(backend spec, device kind) for SDXL_BACKEND / SDXL_DEVICE and what the model folder holds."""
+def resolve_backend(settings: Settings, model: ModelInfo, probe: bool = True) -> tuple[str, DeviceKind]:
+    """(backend spec, device kind) for SDXL_BACKEND / SDXL_DEVICE and what the model folder holds.
+    `probe=False` (serve --plan) takes `auto` as the Neuron image does for a compiled folder, without
+    checking that torch_neuronx imports here."""
     name = settings.backend
     if name == "auto":
-        name = "neuron" if model.kind == "neuron" and neuron_runtime_importable() else "torch"
+        neuron = model.kind == "neuron" and (not probe or neuron_runtime_importable())
+        name = "neuron" if neuron else "torch"
     _check_kind(name, model)
     device: DeviceKind
     if settings.device != "auto":

@@ -79,6 +79,13 @@ class ModelInfo:
     def guidance_refusal(self, guidance_scale: float) -> str | None:
         return self.compiled_batch.refusal(guidance_scale) if self.compiled_batch else None
 
+    def with_batches(self, batches: dict[str, CompiledBatch | None]) -> ModelInfo:
+        """This folder with each served variant's compiled batch replaced (as its workers run it)."""
+        if not self.variants:
+            return replace(self, compiled_batch=batches[DEFAULT_VARIANT])
+        served = (replace(v, model=replace(v.model, compiled_batch=batches[v.name])) for v in self.variants)
+        return replace(self, variants=tuple(served))
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -163,7 +170,10 @@ def _variant(root: Path, entry: VariantEntry, verify: Verify) -> Variant:
 
 
 def _default_guidance_runs(info: ModelInfo, manifest_path: Path) -> ModelInfo:
-    """Refuse to start on defaults the compiled folder cannot run (every default request would fail)."""
+    """Plan the NeuronCores of a compiled folder's workers from its default guidance (one core when
+    guidance-free), and refuse to start on defaults it cannot run (every default request would fail)."""
+    if info.compiled_batch is not None:
+        info = replace(info, compiled_batch=info.compiled_batch.planned(info.defaults.guidance_scale))
     reason = info.guidance_refusal(info.defaults.guidance_scale)
     if reason:
         raise ModelDirError(f"{manifest_path}: default {reason}")

@@ -83,10 +83,18 @@ def _registry_approves(config: DeployConfig) -> bool:
     return config.registry is not None and config.registry.approve
 
 
+def _settled(clients: Clients, config: DeployConfig) -> DeployConfig:
+    """The config with its workers per instance from the artifact's worker plan (deploy/workers.py)."""
+    from .workers import settle_workers
+
+    return settle_workers(config, lambda: clients.s3)
+
+
 def _deploy(args: argparse.Namespace, config: DeployConfig) -> int:
     from .rollout import deploy
 
-    print(deploy(_clients(args, config), config, wait=not args.no_wait))
+    clients = _clients(args, config)
+    print(deploy(clients, _settled(clients, config), wait=not args.no_wait))
     return 0
 
 
@@ -94,6 +102,7 @@ def _autoscale(args: argparse.Namespace, config: DeployConfig) -> int:
     from . import autoscaling, dashboard
 
     clients = _clients(args, config)
+    config = _settled(clients, config)
     autoscaling.apply(clients, config)
     dashboard.apply(clients, config)  # its alarm widget follows the policies' alarms
     return 0
@@ -135,8 +144,11 @@ def _invoke(args: argparse.Namespace, config: DeployConfig) -> int:
 
 def _status(args: argparse.Namespace, config: DeployConfig) -> int:
     from .status import status_lines
+    from .workers import settle_workers
 
-    print("\n".join(status_lines(_clients(args, config), config)))
+    clients = _clients(args, config)
+    config = settle_workers(config, lambda: clients.s3, check=False)  # the usage rate's capacity; reads only when unset
+    print("\n".join(status_lines(clients, config)))
     return 0
 
 
@@ -149,7 +161,9 @@ def _teardown(args: argparse.Namespace, config: DeployConfig) -> int:
 
 def _plan(args: argparse.Namespace, config: DeployConfig) -> int:
     from .plan import deploy_calls, render
+    from .workers import settle_workers
 
+    config = settle_workers(config, lambda: _clients(args, config).s3, check=False)  # reads only when unset
     print(render(deploy_calls(config, resolve_region(config.region, args.profile))))
     return 0
 

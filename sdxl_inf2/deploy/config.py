@@ -25,6 +25,7 @@ from sdxl_inf2.core.sagemaker import (
     RequestTtlSeconds,
 )
 from sdxl_inf2.core.validation import Problem, first_problem
+from sdxl_inf2.core.workers import instance_cores
 from sdxl_inf2.gateway.settings import CARD_TTL_S, CardTtlSeconds
 
 from .errors import DeployConfigError
@@ -94,8 +95,6 @@ _CONCURRENCY = sagemaker.max_concurrent_invocations()
 
 # A model package version's container holds at most 16 environment entries (the Model Registry's limit).
 MAX_ENVIRONMENT = 16
-# One model worker per Inferentia2 chip (the worker layout in docs/architecture.md).
-WORKERS_BY_INSTANCE_TYPE = {"ml.inf2.xlarge": 1, "ml.inf2.8xlarge": 1, "ml.inf2.24xlarge": 6, "ml.inf2.48xlarge": 12}
 
 
 class Section(BaseModel):
@@ -236,7 +235,7 @@ class DeployConfig(Section):
 
     @model_validator(mode="after")
     def _workers_known(self) -> DeployConfig:
-        if self.workers_per_instance is None and self.instance_type not in WORKERS_BY_INSTANCE_TYPE:
+        if self.workers_per_instance is None and instance_cores(self.instance_type) is None:
             raise ValueError(f"workers_per_instance: required for {self.instance_type} (no default for it)")
         return self
 
@@ -310,7 +309,10 @@ class DeployConfig(Section):
 
     @property
     def workers(self) -> int:
-        return self.workers_per_instance or WORKERS_BY_INSTANCE_TYPE[self.instance_type]
+        """Model workers per instance: the config's, else the artifact's plan (deploy/workers.py settles it)."""
+        if self.workers_per_instance is None:
+            raise DeployConfigError("workers_per_instance: not set, and not yet read from the artifact's worker plan")
+        return self.workers_per_instance
 
     @property
     def max_concurrency(self) -> int:

@@ -1,4 +1,5 @@
-"""`plan`: every call that `deploy` would make to create this deployment from nothing; makes none.
+"""`plan`: every call that `deploy` would make to create this deployment from nothing; makes none of them
+(with `workers_per_instance` unset it reads the artifact's worker plan, one S3 GetObject: deploy/workers.py).
 
 Deploy also describes each resource first and skips what exists, so on a live account it makes a
 subset of these calls (plus UpdateEndpoint when the release changed). Only the step policy's ARN

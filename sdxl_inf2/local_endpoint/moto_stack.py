@@ -173,9 +173,10 @@ def _check_reachable(url: str) -> None:
 def deploy_endpoint(clients: Clients, aws: LocalAws, config: DeployConfig) -> str:
     """`deploy` for this config against the local AWS; returns the release name."""
     from sdxl_inf2.deploy.rollout import deploy
+    from sdxl_inf2.deploy.workers import settle_workers
 
     try:
-        return deploy(clients, config, wait=True)
+        return deploy(clients, settle_workers(config, lambda: clients.s3), wait=True)  # as `deploy` counts workers
     except ClientError as exc:
         message = exc.response.get("Error", {}).get("Message", "")
         if aws.external and "enum value set" in message and config.instance_type.startswith(NEURON_TYPES):

@@ -79,7 +79,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from . import traffic
     from .scenario import demand_count, workload
 
-    config = load_config(args.config)
+    config = _settled(load_config(args.config), args.workers)
     fleet = _fleet(args, config)
     observation = _observation(args)
     price_per_hour, price_source = price(args.price_per_hour)
@@ -91,6 +91,15 @@ def _simulate(args: argparse.Namespace) -> int:
     outcomes = _run_policies(config, names, load, fleet, observation, demand, args.no_schedules)
     _report(args, outcomes, price_per_hour, price_source, fleet, observation, demand, " + ".join(specs))
     return 0
+
+
+def _settled(config: DeployConfig, workers: int | None) -> DeployConfig:
+    """The config's workers per instance: --workers, else the config's, else the artifact's worker plan."""
+    from sdxl_inf2.deploy.workers import settled_for_estimates
+
+    if workers is not None and config.workers_per_instance is None:
+        return config.model_copy(update={"workers_per_instance": workers})  # and concurrency --workers + 1
+    return settled_for_estimates(config)
 
 
 def _fleet(args: argparse.Namespace, config: DeployConfig) -> Fleet:

@@ -1,5 +1,6 @@
 """Records, at import time, the pinning this worker process sees and which device libraries were
-already imported, then writes it to $FAKE_REPORT_DIR/worker-<pid>.json."""
+already imported, and at load how a compiled folder would be loaded (its data-parallel mode), then
+writes it to $FAKE_REPORT_DIR/worker-<pid>.json."""
 
 import json
 import os
@@ -18,6 +19,8 @@ AT_IMPORT = {
 
 class Backend(FakeBackend):
     def load(self, model: ModelInfo) -> None:
-        report = {**AT_IMPORT, "pid": os.getpid(), "device": self.device}
+        batch = model.compiled_batch  # a compiled folder: how the neuron backend would load it
+        mode = batch.data_parallel_mode if batch else None
+        report = {**AT_IMPORT, "pid": os.getpid(), "device": self.device, "data_parallel_mode": mode}
         Path(os.environ["FAKE_REPORT_DIR"], f"worker-{os.getpid()}.json").write_text(json.dumps(report))
         super().load(model)
