@@ -1,14 +1,16 @@
-"""What follows a response once it has been sent: the request log line and the metrics.
+"""What follows a response: the request log line and the metrics.
 
-Both run in `call_on_close`, after the last byte went out, so neither delays this response. They
-still hold the request's thread and the front's GIL, and a kept-alive connection's next request is
-read after them; handed to a thread of their own they made no difference in bench/dispatch. (The result
-cache's local tier is written before the response instead: see container/inflight.py.)
+The after_request hook gathers what to report and hands it off (two deque appends); background
+threads format and write it (container/batching.py): the request log (container/logs.py) every
+0.2 s, the EMF metrics every SDXL_METRICS_FLUSH_S (container/metrics.py), both once more on
+shutdown. Written in the request's thread after the response, they still held the front's GIL, and
+a kept-alive connection's next request waited behind them: about 0.2 ms per request on
+bench/overhead's null transport. (The result cache's local tier is written before the response
+instead: see container/inflight.py.)
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -20,24 +22,16 @@ from sdxl_inf2.core.schema import GenerationParams
 from .metrics import RequestOutcome
 from .runtime import Runtime
 
-log = logging.getLogger("sdxl.request")
-
 
 def finish_request(response: Response, runtime: Runtime) -> Response:
-    """The after_request hook: gathers what to report, and reports it once the response is sent."""
+    """The after_request hook: what to report about this request, handed to the background writers."""
     if request.path == "/ping":
         return response
     entry = _log_entry(response)
     params: GenerationParams | None = g.get("params")
-    outcome = _outcome(response, entry) if request.path == "/invocations" else None
-    log_prompts = runtime.settings.log_prompts
-
-    def after_sent() -> None:
-        _emit_request_log(entry, params, log_prompts)
-        if outcome is not None and runtime.metrics is not None:
-            runtime.metrics.emit(outcome)
-
-    response.call_on_close(after_sent)
+    runtime.request_log.add(entry, params)
+    if request.path == "/invocations" and runtime.metrics is not None:
+        runtime.metrics.emit(_outcome(response, entry))
     return response
 
 
@@ -67,11 +61,3 @@ def _outcome(response: Response, entry: dict[str, Any]) -> RequestOutcome:
         timings_ms=entry["timings_ms"],
         variant=getattr(g.get("params"), "variant", None),
     )
-
-
-def _emit_request_log(entry: dict[str, Any], params: GenerationParams | None, log_prompts: bool) -> None:
-    if not log.isEnabledFor(logging.INFO):  # SDXL_LOG_LEVEL above info: build nothing
-        return
-    if params is not None:
-        entry["parameters"] = params.echo(include_prompts=log_prompts)
-    log.info("request", extra=entry)

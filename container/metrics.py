@@ -32,9 +32,7 @@ import logging
 import math
 import os
 import sys
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -56,6 +54,7 @@ from sdxl_inf2.core.metrics import (
     VARIANT_DIMENSION,
 )
 
+from .batching import Batched
 from .config import Settings
 
 if TYPE_CHECKING:
@@ -79,6 +78,9 @@ class RequestOutcome:
     variant: str | None = None  # the artifact variant it was routed to (None: rejected before routing)
 
 
+Counted = tuple[int, RequestOutcome]  # the second it was counted in, and the outcome
+
+
 class MetricsEmitter:
     """Collects request outcomes and writes them as aggregated EMF documents; never raises into a request."""
 
@@ -99,12 +101,7 @@ class MetricsEmitter:
         self.dimensions = {ENDPOINT_DIMENSION: endpoint_name, VARIANT_DIMENSION: variant_name}
         self.by_variant = by_variant
         self.request_counts = request_counts  # False: the gateway counts demand (DEMAND_COUNTS) at arrival
-        self.flush_interval_s = flush_interval_s
-        self._pending: deque[tuple[int, RequestOutcome]] = deque()  # append/popleft are atomic: no lock
-        self._writing = threading.Lock()  # one flush at a time (the thread's, or close's)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="emf-metrics", daemon=True)
-        self._thread.start()
+        self._outcomes: Batched[Counted] = Batched("emf-metrics", self._write, flush_interval_s)
 
     @classmethod
     def from_settings(cls, settings: Settings, by_variant: bool = False) -> MetricsEmitter | None:
@@ -118,36 +115,26 @@ class MetricsEmitter:
         return cls(*names, by_variant=by_variant, request_counts=counts, flush_interval_s=settings.metrics_flush_s)
 
     def emit(self, outcome: RequestOutcome) -> None:
-        """All a request pays: one append (the document is built and written by the background thread)."""
-        self._pending.append((int(time.time()), outcome))
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        """Stops the thread after it has written every pending outcome (gunicorn's worker_exit calls it)."""
-        self._stopping.set()
-        self._thread.join(timeout_s)
-        self.flush()  # anything emitted after the thread's last flush (or if it is stuck)
+        """All a request pays: one append (the documents are built and written by the background thread)."""
+        self._outcomes.add((int(time.time()), outcome))
 
     def flush(self) -> int:
-        """Writes every pending outcome now; returns how many. Never raises."""
-        with self._writing:
-            batch = [self._pending.popleft() for _ in range(len(self._pending))]
-            if not batch:
-                return 0
-            for document in self._documents(batch).values():
-                try:
-                    document.flush_sync()
-                except Exception:  # a metrics bug must not take the server down
-                    log.exception("could not write an EMF document of %d requests", len(batch))
-            sys.stdout.flush()  # the sink writes without flushing; unbuffered stdout is not guaranteed
-            return len(batch)
+        """Writes every pending outcome now; returns how many."""
+        return self._outcomes.flush()
 
-    def _run(self) -> None:
-        # wakes just after a whole second, every interval (>= 1 s): with 1 s, one document per second
-        while not self._stopping.wait(self.flush_interval_s - time.time() % 1.0):
-            self.flush()
-        self.flush()
+    def close(self) -> None:
+        """Writes what is pending and stops the thread (gunicorn's worker_exit calls it)."""
+        self._outcomes.close()
 
-    def _documents(self, batch: list[tuple[int, RequestOutcome]]) -> dict[DocumentKey, MetricsLogger]:
+    def _write(self, batch: list[Counted]) -> None:
+        for document in self._documents(batch).values():
+            try:
+                document.flush_sync()
+            except Exception:  # one document lost, not the batch's others
+                log.exception("could not write an EMF document of %d requests", len(batch))
+        sys.stdout.flush()  # the sink writes without flushing; unbuffered stdout is not guaranteed
+
+    def _documents(self, batch: list[Counted]) -> dict[DocumentKey, MetricsLogger]:
         documents: dict[DocumentKey, MetricsLogger] = {}
         for second, outcome in batch:
             variant = outcome.variant if self.by_variant else None

@@ -1,6 +1,7 @@
 """The container's EMF metrics are aggregated (one document per second per dimension set, arrays of
 values) without losing a value: a burst sums to what one document per request gave, and SIGTERM
-writes what is still pending. Read back from a real server's stdout."""
+writes what is still pending (the request log lines, written the same way, too). Read back from a
+real server's stdout."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def test_a_burst_sums_to_what_one_document_per_request_gave(servers: ServerFacto
     assert int(started) <= min(stamps) <= max(stamps) <= int(ended) + 1
 
 
-def test_sigterm_writes_the_metrics_still_pending(servers: ServerFactory, tiny_model: Path) -> None:
+def test_sigterm_writes_the_metrics_and_log_lines_still_pending(servers: ServerFactory, tiny_model: Path) -> None:
     # SDXL_METRICS_FLUSH_S=60: no document is due for a minute, so only the shutdown can write these
     server = servers(tiny_model, env={**ENV, "SDXL_BACKEND": FAKE.format("sleeps"), "SDXL_METRICS_FLUSH_S": "60"})
     server.wait_ping(200)
@@ -62,3 +63,4 @@ def test_sigterm_writes_the_metrics_still_pending(servers: ServerFactory, tiny_m
     assert metric_sum(points, "NumberOfInferenceRequests") == metric_sum(points, "ImagesGenerated") == 11
     assert metric_sum(points, "Errors") == 1
     assert sum(len(values(d, "RequestLatency")) for d in documents) == 11
+    assert len(server.log_entries("sdxl.request")) == 12  # every request's log line, the in-flight one's too
