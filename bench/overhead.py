@@ -183,6 +183,7 @@ def main() -> None:
     parser.add_argument("--per-block", type=int, default=3)
     parser.add_argument("--null-per-block", type=int, default=100)
     args = parser.parse_args()
+    servers.require("bench/overhead", args.model, litserve=True)
     try:  # the null transport first: it stands on its own when the tiny pipeline's run is refused
         report_null(null_transport(args.model, args.blocks, args.null_per_block), args.blocks, args.null_per_block)
         tiny = tiny_pipeline(args.model, args.blocks, args.per_block)
