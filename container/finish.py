@@ -17,47 +17,48 @@ from typing import Any
 from flask import Response, g, request
 
 from sdxl_inf2.core.headers import CUSTOM_ATTRIBUTES
-from sdxl_inf2.core.schema import GenerationParams
 
+from .exchange import Exchange
 from .metrics import RequestOutcome
 from .runtime import Runtime
 
 
 def finish_request(response: Response, runtime: Runtime) -> Response:
     """The after_request hook: what to report about this request, handed to the background writers."""
-    if request.path == "/ping":
+    path = request.path
+    if path == "/ping":
         return response
-    entry = _log_entry(response)
-    params: GenerationParams | None = g.get("params")
-    runtime.request_log.add(entry, params)
-    if request.path == "/invocations" and runtime.metrics is not None:
-        runtime.metrics.emit(_outcome(response, entry))
+    exchange: Exchange = g.exchange
+    entry = _log_entry(response, path, exchange)
+    runtime.request_log.add(entry, exchange.params)
+    if path == "/invocations" and runtime.metrics is not None:
+        runtime.metrics.emit(_outcome(response, entry, exchange))
     return response
 
 
-def _log_entry(response: Response) -> dict[str, Any]:
-    job = g.get("job")
+def _log_entry(response: Response, path: str, exchange: Exchange) -> dict[str, Any]:
+    job = exchange.job
     return {
-        "inference_id": g.get("inference_id"),
+        "inference_id": exchange.inference_id,
         "method": request.method,
-        "path": request.path,
+        "path": path,
         "status": response.status_code,
         "bytes": response.content_length,
         "custom_attributes": request.headers.get(CUSTOM_ATTRIBUTES),
         "worker": job.worker if job else None,
-        "cache": g.get("cache"),
-        "timings_ms": g.get("timings") or {"total": round((time.monotonic() - g.started) * 1e3, 2)},
-        "error": g.get("error_type"),
+        "cache": exchange.cache,
+        "timings_ms": exchange.timings or {"total": round((time.monotonic() - exchange.started) * 1e3, 2)},
+        "error": exchange.error_type,
     }
 
 
-def _outcome(response: Response, entry: dict[str, Any]) -> RequestOutcome:
+def _outcome(response: Response, entry: dict[str, Any], exchange: Exchange) -> RequestOutcome:
     return RequestOutcome(
-        inference_id=str(entry["inference_id"]),
+        inference_id=exchange.inference_id,
         status=response.status_code,
-        cache=g.get("cache"),
-        error_type=g.get("error_type"),
-        images_generated=g.get("images", 0),
+        cache=exchange.cache,
+        error_type=exchange.error_type,
+        images_generated=exchange.images,
         timings_ms=entry["timings_ms"],
-        variant=getattr(g.get("params"), "variant", None),
+        variant=exchange.params.variant if exchange.params else None,
     )
