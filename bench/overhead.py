@@ -6,7 +6,8 @@
    median over blocks, with their range. Every HTTP timer starts before the request is sent.
 2. The null-generation transport cost: the simulated backend at 0 s (one 64x64 PNG) through
    sdxl-inf2, beside the same null model in a bare Flask app under gunicorn and in LitServe, in
-   alternating blocks of sequential keep-alive requests.
+   alternating blocks of sequential keep-alive requests. Target: no slower than LitServe, judged on
+   the per-block ratios as below.
 
 This process is only the HTTP client: it never imports torch. A ratio below 0.98, or a response
 that arrived sooner than the compute the server reports for it (Server-Timing), is impossible and
@@ -156,6 +157,8 @@ def report_null(null: dict[str, Any], blocks: int, per_block: int) -> None:
     print(f"of {per_block} sequential keep-alive requests per server (median over blocks, range in brackets)")
     rows = [[name, Spread.of(r["block_medians_ms"]).text(2), f"{r['p90_ms']:.2f}"] for name, r in null.items()]
     print(table(["server", "median ms", "p90 ms"], rows))
+    ours, peer = (null[name]["block_medians_ms"] for name in (NULL_SERVERS[0], NULL_SERVERS[2]))
+    print(judge(f"null transport {NULL_SERVERS[0]} / {NULL_SERVERS[2]} <= 1", paired_ratios(ours, peer), 1.0))
     save("overhead_null", {"load_avg_1m": os.getloadavg()[0], "null_transport": null})
 
 
@@ -183,6 +186,7 @@ def main() -> None:
     parser.add_argument("--per-block", type=int, default=3)
     parser.add_argument("--null-per-block", type=int, default=100)
     args = parser.parse_args()
+    servers.require("bench/overhead", args.model, litserve=True)
     try:  # the null transport first: it stands on its own when the tiny pipeline's run is refused
         report_null(null_transport(args.model, args.blocks, args.null_per_block), args.blocks, args.null_per_block)
         tiny = tiny_pipeline(args.model, args.blocks, args.per_block)

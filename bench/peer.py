@@ -92,6 +92,7 @@ def report(results: Results, blocks: int, per_block: int) -> None:
 
 def main() -> None:
     args = block_options(__doc__ or "", "model_artifacts/tiny-sdxl", 6, 24, "requests per block and concurrency")
+    servers.require("bench/peer", args.model, litserve=True)
     print(f"load average before: {machine()['load_avg_1m']:.2f}")
 
     def measured() -> Results:

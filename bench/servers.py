@@ -1,10 +1,13 @@
 """The servers the benchmarks start, each as a context manager that yields its port and kills the
 whole process group afterwards: sdxl-inf2 itself, its pool under a bare WSGI front, any WSGI app
-under gunicorn, and LitServe. `cpu_seconds(port)` is the CPU time a running one has used."""
+under gunicorn, and LitServe. `cpu_seconds(port)` is the CPU time a running one has used;
+`require` checks, before anything starts, that what they need is there."""
 
 from __future__ import annotations
 
 import http.client
+import importlib.metadata
+import importlib.util
 import os
 import signal
 import subprocess
@@ -20,7 +23,30 @@ from bench.harness import wait_ready
 from tests.server import ROOT, Server, free_port
 
 LOGS = Path(__file__).resolve().parent / "results" / "logs"
+LITSERVE = "0.2.19"  # pyproject's bench extra; the benchmarks' tables name this version
 _ROOTS: dict[int, int] = {}  # port -> pid of the server's first process, while it runs
+
+
+def require(bench: str, model: Path, litserve: bool = False) -> None:
+    """One line saying what to run, and exit 2, if the tiny model (or LitServe) is missing: no
+    traceback, no wait for a server that cannot start."""
+    if not (model / "manifest.json").is_file():
+        _missing(bench, f"no tiny model at {model}: run `make tiny-model` (`make bench` builds it, then runs all)")
+    if litserve and (found := litserve_version()) != LITSERVE:
+        have = f"LitServe {found} is installed" if found else "LitServe is not installed"
+        _missing(bench, f"{have}, {LITSERVE} is compared: run `.venv/bin/pip install -e '.[bench]'` (or `make bench`)")
+
+
+def litserve_version() -> str | None:
+    """The installed LitServe's version, or None; read without importing it (the client stays light)."""
+    if importlib.util.find_spec("litserve") is None:
+        return None
+    return importlib.metadata.version("litserve")
+
+
+def _missing(bench: str, what: str) -> None:
+    print(f"{bench}: {what}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def cpu_seconds(port: int) -> float:
@@ -68,7 +94,7 @@ def gunicorn(app: str, workers: int, worker_class: str, env: dict[str, str]) -> 
     if worker_class == "gthread":  # (threads > 1 would turn sync workers into gthread ones)
         command += ["--threads", "4"]
     command += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
-    with _group(command, env, lambda: wait_ready(port, timeout_s=300), port):
+    with _group(command, env, lambda _proc: wait_ready(port, timeout_s=300), port):
         yield port
 
 
@@ -77,19 +103,22 @@ def litserve(model: Path, null: bool) -> Iterator[int]:
     """bench/litserve_app (the tiny SDXL, or the null model); yields once /health is 200."""
     port = free_port()
     command = [sys.executable, "-m", "bench.litserve_app", str(model), str(port)] + (["--null"] * null)
-    with _group(command, {"SDXL_SIMULATED_SECONDS": "0"}, lambda: _wait_health(port), port):
+    with _group(command, {"SDXL_SIMULATED_SECONDS": "0"}, lambda proc: _wait_health(port, proc), port):
         yield port
 
 
+Ready = Callable[["subprocess.Popen[bytes]"], None]  # returns once the started process serves
+
+
 @contextmanager
-def _group(command: list[str], env: dict[str, str], ready: Callable[[], None], port: int) -> Iterator[None]:
+def _group(command: list[str], env: dict[str, str], ready: Ready, port: int) -> Iterator[None]:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     proc = subprocess.Popen(
         command, env=full_env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     _ROOTS[port] = proc.pid
     try:
-        ready()
+        ready(proc)
         yield
     finally:
         _ROOTS.pop(port, None)
@@ -97,9 +126,11 @@ def _group(command: list[str], env: dict[str, str], ready: Callable[[], None], p
         proc.wait(30)
 
 
-def _wait_health(port: int, timeout_s: float = 300) -> None:
+def _wait_health(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if proc.poll() is not None:  # it will never answer: say so now, not after the timeout
+            raise RuntimeError(f"LitServe exited with {proc.returncode} before it answered /health")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/health")

@@ -24,6 +24,7 @@ from sdxl_inf2.core.schema import GenerationParams
 
 from .body import read_json
 from .cache import ResultCache
+from .exchange import Exchange
 from .finish import finish_request
 from .jobs import Job, JobResult
 from .pool import WorkerPool
@@ -74,42 +75,43 @@ def _describe(variant: Variant) -> dict[str, Any]:
 
 
 def invocations(runtime: Runtime) -> Response:
+    exchange: Exchange = g.exchange
     check_json_body(request.content_type)
     body = read_json(runtime.settings.max_body_bytes)
     invocation = read_invocation(body, request.headers.get("Accept"), runtime.model)
     plan, params = invocation.plan, invocation.params
-    g.params = params
+    exchange.params = params
     cache = runtime.cache
     key = cache.key_for(params, seeded=invocation.seeded) if cache else None
-    cached = _lookup(cache, key) if cache and key else None
+    cached = _lookup(cache, key, exchange) if cache and key else None
     if cached is not None:  # answered here: no worker, no queue
-        served = Served(cached, None, {"cache": g.cache_ms}, "hit")
+        served = Served(cached, None, {"cache": exchange.cache_ms}, "hit")
     else:
-        served = _generate(runtime, params, key)
-    return _image_response(plan, params, served)
+        served = _generate(runtime, params, key, exchange)
+    return _image_response(plan, params, served, exchange)
 
 
-def _lookup(cache: ResultCache, key: str) -> list[bytes] | None:
+def _lookup(cache: ResultCache, key: str, exchange: Exchange) -> list[bytes] | None:
     started = time.monotonic()
     found = cache.lookup(key)
-    g.cache_ms = (time.monotonic() - started) * 1e3
+    exchange.cache_ms = (time.monotonic() - started) * 1e3
     return found.images
 
 
-def _generate(runtime: Runtime, params: GenerationParams, key: str | None) -> Served:
+def _generate(runtime: Runtime, params: GenerationParams, key: str | None, exchange: Exchange) -> Served:
     """Render on a worker; a cacheable request joins an identical one in flight (docs/metrics-and-cache.md)."""
-    g.cache = "miss" if key else "off"
-    job = g.job = Job(params, g.inference_id, runtime.settings.request_timeout_s)
+    exchange.cache = "miss" if key else "off"
+    job = exchange.job = Job(params, exchange.inference_id, runtime.settings.request_timeout_s)
     if key is not None and runtime.inflight is not None:
         outcome = runtime.inflight.run(key, job)  # the local cache tier is written before it returns
-        job = g.job = outcome.job
-        result, g.cache = outcome.result, "coalesced" if outcome.coalesced else "miss"
+        job = exchange.job = outcome.job
+        result, exchange.cache = outcome.result, "coalesced" if outcome.coalesced else "miss"
     else:
         result = _run_alone(runtime.pool, job)
     timings = {"queue": job.queue_ms(), **result.timings_ms}
     if key:
-        timings["cache"] = g.cache_ms
-    return Served(result.images, result.worker, timings, g.cache)
+        timings["cache"] = exchange.cache_ms
+    return Served(result.images, result.worker, timings, exchange.cache)
 
 
 def _run_alone(pool: WorkerPool, job: Job) -> JobResult:
@@ -131,12 +133,12 @@ class Served:
     cache: str  # hit | miss | coalesced | off
 
 
-def _image_response(plan: ResponsePlan, params: GenerationParams, served: Served) -> Response:
-    timings = {**served.timings_ms, "total": (time.monotonic() - g.started) * 1e3}
-    timings = g.timings = {k: round(v, 2) for k, v in timings.items()}
-    g.images = len(served.images) if served.cache in ("miss", "off") else 0  # rendered for this request
-    g.cache = served.cache
-    inference_id = g.inference_id
+def _image_response(plan: ResponsePlan, params: GenerationParams, served: Served, exchange: Exchange) -> Response:
+    timings = {**served.timings_ms, "total": (time.monotonic() - exchange.started) * 1e3}
+    timings = exchange.timings = {k: round(v, 2) for k, v in timings.items()}
+    exchange.images = len(served.images) if served.cache in ("miss", "off") else 0  # rendered for this request
+    exchange.cache = served.cache
+    inference_id = exchange.inference_id
     headers = {
         "X-Seed": str(params.seed),
         "X-Inference-Id": inference_id,
@@ -160,17 +162,18 @@ def _image_response(plan: ResponsePlan, params: GenerationParams, served: Served
 
 
 def handle_error(exc: Exception) -> Response:
+    exchange: Exchange = g.exchange
     if isinstance(exc, ParseException):
         # A malformed body (e.g. a bad chunk) leaves the connection unusable: gunicorn answers it
         # (400, JSON via http_errors) and closes the connection, which a Flask response cannot do.
-        log.info("malformed request body in inference %s: %s", g.get("inference_id"), exc)
+        log.info("malformed request body in inference %s: %s", exchange.inference_id, exc)
         raise exc
     error = _as_serving_error(exc)
-    g.error_type = error.error_type
+    exchange.error_type = error.error_type
     if error.inference_id is None and request.path == "/invocations":
-        error.inference_id = g.get("inference_id")
+        error.inference_id = exchange.inference_id
     if type(error) is errors.InternalError and error is not exc:
-        log.error("unhandled error in inference %s", g.get("inference_id"), exc_info=exc)
+        log.error("unhandled error in inference %s", exchange.inference_id, exc_info=exc)
     return _json(error.to_dict(), error.status_code, error.headers())
 
 
@@ -191,6 +194,6 @@ def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = No
 
 
 def _start_request() -> None:
-    g.started = time.monotonic()
+    started = time.monotonic()
     given = request.headers.get(INFERENCE_ID, "")
-    g.inference_id = given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+    g.exchange = Exchange(started, given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex)

@@ -155,6 +155,14 @@ class Settings(WorkerSettings):
         alias=names.VARIANT_SETTING,
         description="The `VariantName` dimension value; deploy sets it to the production variant's name.",
     )
+    metrics_flush_s: float = Field(
+        1.0,
+        ge=1,
+        le=60,
+        alias="SDXL_METRICS_FLUSH_S",
+        description="How often the EMF metrics are written: one document per second and dimension set, each "
+        "metric an array of every request's value (SIGTERM writes what is pending).",
+    )
     # off: the gateway counts requests at arrival (deploy sets it), so the container leaves them out
     metrics_request_counts: Literal["on", "off"] = Field(
         "on",

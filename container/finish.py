@@ -1,77 +1,64 @@
-"""What follows a response once it has been sent: the request log line and the metrics.
+"""What follows a response: the request log line and the metrics.
 
-Both run in `call_on_close`, after the last byte went out, so neither delays this response. They
-still hold the request's thread and the front's GIL, and a kept-alive connection's next request is
-read after them; handed to a thread of their own they made no difference in bench/dispatch. (The result
-cache's local tier is written before the response instead: see container/inflight.py.)
+The after_request hook gathers what to report and hands it off (two deque appends); background
+threads format and write it (container/batching.py): the request log (container/logs.py) every
+0.2 s, the EMF metrics every SDXL_METRICS_FLUSH_S (container/metrics.py), both once more on
+shutdown. Written in the request's thread after the response, they still held the front's GIL, and
+a kept-alive connection's next request waited behind them: about 0.2 ms per request on
+bench/overhead's null transport. (The result cache's local tier is written before the response
+instead: see container/inflight.py.)
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from flask import Response, g, request
 
 from sdxl_inf2.core.headers import CUSTOM_ATTRIBUTES
-from sdxl_inf2.core.schema import GenerationParams
 
+from .exchange import Exchange
 from .metrics import RequestOutcome
 from .runtime import Runtime
 
-log = logging.getLogger("sdxl.request")
-
 
 def finish_request(response: Response, runtime: Runtime) -> Response:
-    """The after_request hook: gathers what to report, and reports it once the response is sent."""
-    if request.path == "/ping":
+    """The after_request hook: what to report about this request, handed to the background writers."""
+    path = request.path
+    if path == "/ping":
         return response
-    entry = _log_entry(response)
-    params: GenerationParams | None = g.get("params")
-    outcome = _outcome(response, entry) if request.path == "/invocations" else None
-    log_prompts = runtime.settings.log_prompts
-
-    def after_sent() -> None:
-        _emit_request_log(entry, params, log_prompts)
-        if outcome is not None and runtime.metrics is not None:
-            runtime.metrics.emit(outcome)
-
-    response.call_on_close(after_sent)
+    exchange: Exchange = g.exchange
+    entry = _log_entry(response, path, exchange)
+    runtime.request_log.add(entry, exchange.params)
+    if path == "/invocations" and runtime.metrics is not None:
+        runtime.metrics.emit(_outcome(response, entry, exchange))
     return response
 
 
-def _log_entry(response: Response) -> dict[str, Any]:
-    job = g.get("job")
+def _log_entry(response: Response, path: str, exchange: Exchange) -> dict[str, Any]:
+    job = exchange.job
     return {
-        "inference_id": g.get("inference_id"),
+        "inference_id": exchange.inference_id,
         "method": request.method,
-        "path": request.path,
+        "path": path,
         "status": response.status_code,
         "bytes": response.content_length,
         "custom_attributes": request.headers.get(CUSTOM_ATTRIBUTES),
         "worker": job.worker if job else None,
-        "cache": g.get("cache"),
-        "timings_ms": g.get("timings") or {"total": round((time.monotonic() - g.started) * 1e3, 2)},
-        "error": g.get("error_type"),
+        "cache": exchange.cache,
+        "timings_ms": exchange.timings or {"total": round((time.monotonic() - exchange.started) * 1e3, 2)},
+        "error": exchange.error_type,
     }
 
 
-def _outcome(response: Response, entry: dict[str, Any]) -> RequestOutcome:
+def _outcome(response: Response, entry: dict[str, Any], exchange: Exchange) -> RequestOutcome:
     return RequestOutcome(
-        inference_id=str(entry["inference_id"]),
+        inference_id=exchange.inference_id,
         status=response.status_code,
-        cache=g.get("cache"),
-        error_type=g.get("error_type"),
-        images_generated=g.get("images", 0),
+        cache=exchange.cache,
+        error_type=exchange.error_type,
+        images_generated=exchange.images,
         timings_ms=entry["timings_ms"],
-        variant=getattr(g.get("params"), "variant", None),
+        variant=exchange.params.variant if exchange.params else None,
     )
-
-
-def _emit_request_log(entry: dict[str, Any], params: GenerationParams | None, log_prompts: bool) -> None:
-    if not log.isEnabledFor(logging.INFO):  # SDXL_LOG_LEVEL above info: build nothing
-        return
-    if params is not None:
-        entry["parameters"] = params.echo(include_prompts=log_prompts)
-    log.info("request", extra=entry)

@@ -5,23 +5,36 @@ datapoints; the usage-rate autoscaling policy (deploy/autoscaling.py) reads Numb
 from them. The names below must equal those in core/metrics.py (tests/test_metrics.py checks it,
 and checks the policy against what a real server prints); the container image does not ship deploy/.
 
-Per inference request (a request that passed validation), one document in NAMESPACE with the
-dimensions EndpointName and VariantName. Per failed /invocations request, one more document:
-`Errors`, once under (EndpointName, VariantName) and once with ErrorClass added. An artifact of
-several variants adds one more dimension set to both, (EndpointName, VariantName, Variant): the
-artifact variant the request ran on (the endpoint's VariantName is SageMaker's production variant,
-another thing). The (EndpointName, VariantName) set the usage-rate policy reads stays as it is;
-a single-variant artifact gets no Variant set (it would say nothing, and each set is billed as
-separate metrics). Both are written by aws-embedded-metrics (stdout sink, `AWS_EMF_ENVIRONMENT=Local`:
-a SageMaker container has no CloudWatch agent) after the response has been sent.
+Aggregated, as the EMF specification allows: a request only appends its outcome to a queue; a
+background thread writes, every SDXL_METRICS_FLUSH_S (1 s), one document per second and dimension
+set in which each metric holds the array of its values, one value per request as before (the
+library splits an array beyond EMF's 100 values into more documents). CloudWatch extracts every
+value of an array, so the Sum, SampleCount and percentiles of each metric are those one document per
+request gave. 1 s because a document's timestamp is then the second its values happened in: none
+moves across a minute (the usage-rate policy's period) or even a second (the finest CloudWatch
+resolution), and the metrics reach the log at most a second later. On shutdown (gunicorn's
+worker_exit, after the in-flight requests finished) `close` writes what is pending.
+
+Documents: requests that passed validation, under (EndpointName, VariantName); failed /invocations
+requests, `Errors`, in a document of their own per ErrorClass, under (EndpointName, VariantName) and
+(EndpointName, VariantName, ErrorClass). An artifact of several variants adds (EndpointName,
+VariantName, Variant) to both: the artifact variant the request ran on (the endpoint's VariantName
+is SageMaker's production variant, another thing). The (EndpointName, VariantName) set the usage-rate
+policy reads stays as it is; a single-variant artifact gets no Variant set (it would say nothing, and
+each set is billed as separate metrics). Per-request fields (inference id, status, cache) are in the
+request log line, not here. Written by aws-embedded-metrics (stdout sink, `AWS_EMF_ENVIRONMENT=Local`:
+a SageMaker container has no CloudWatch agent).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sdxl_inf2.core.metrics import (
@@ -38,12 +51,15 @@ from sdxl_inf2.core.metrics import (
     request_counts,
 )
 
+from .batching import Batched
 from .config import Settings
 
 if TYPE_CHECKING:
     from aws_embedded_metrics.logger.metrics_logger import MetricsLogger
 
 log = logging.getLogger("sdxl.metrics")
+# (second, artifact variant or None, ErrorClass or None): one document each per flush
+DocumentKey = tuple[int, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -59,8 +75,11 @@ class RequestOutcome:
     variant: str | None = None  # the artifact variant it was routed to (None: rejected before routing)
 
 
+Counted = tuple[int, RequestOutcome]  # the second it was counted in, and the outcome
+
+
 class MetricsEmitter:
-    """Writes the EMF documents for one request outcome; never raises into the request."""
+    """Collects request outcomes and writes them as aggregated EMF documents; never raises into a request."""
 
     def __init__(
         self,
@@ -69,6 +88,7 @@ class MetricsEmitter:
         variant_name: str,
         by_variant: bool = False,
         request_counts: bool = True,
+        flush_interval_s: float = 1.0,
     ) -> None:
         os.environ.setdefault("AWS_EMF_ENVIRONMENT", "Local")  # read once, when the library is imported
         from aws_embedded_metrics.logger.metrics_logger_factory import create_metrics_logger
@@ -78,6 +98,7 @@ class MetricsEmitter:
         self.dimensions = {ENDPOINT_DIMENSION: endpoint_name, VARIANT_DIMENSION: variant_name}
         self.by_variant = by_variant
         self.request_counts = request_counts  # False: the gateway counts demand (DEMAND_COUNTS) at arrival
+        self._outcomes: Batched[Counted] = Batched("emf-metrics", self._write, flush_interval_s)
 
     @classmethod
     def from_settings(cls, settings: Settings, by_variant: bool = False) -> MetricsEmitter | None:
@@ -87,51 +108,67 @@ class MetricsEmitter:
         if settings.metrics_request_counts == "off":
             log.info("left to the gateway (SDXL_METRICS_REQUEST_COUNTS=off): %s", ", ".join(DEMAND_COUNTS))
         names = (settings.metrics_namespace, settings.metrics_endpoint_name, settings.metrics_variant_name)
-        return cls(*names, by_variant=by_variant, request_counts=settings.metrics_request_counts == "on")
+        counts = settings.metrics_request_counts == "on"
+        return cls(*names, by_variant=by_variant, request_counts=counts, flush_interval_s=settings.metrics_flush_s)
 
     def emit(self, outcome: RequestOutcome) -> None:
-        try:
-            if outcome.cache is not None:
-                self._flush(self._request_document(outcome, outcome.cache))
-            if outcome.error_type is not None:
-                self._flush(self._error_document(outcome))
-        except Exception:  # a metrics bug must not take the request log or the server down
-            log.exception("could not emit metrics for inference %s", outcome.inference_id)
+        """All a request pays: one append (the documents are built and written by the background thread)."""
+        self._outcomes.add((int(time.time()), outcome))
 
-    def _request_document(self, outcome: RequestOutcome, cache: str) -> MetricsLogger:
-        metrics = self._logger(outcome)
-        metrics.set_dimensions(self.dimensions, *self._per_variant(outcome))
-        for name, count in request_counts(cache).items():
-            if self.request_counts or name not in DEMAND_COUNTS:  # else the gateway counts it
-                metrics.put_metric(name, count, COUNT)
-        metrics.put_metric(IMAGES_GENERATED, outcome.images_generated, COUNT)
-        for key, name in TIMING_METRICS.items():
-            if key in outcome.timings_ms:
-                metrics.put_metric(name, outcome.timings_ms[key], MILLISECONDS)
-        return metrics
+    def flush(self) -> int:
+        """Writes every pending outcome now; returns how many."""
+        return self._outcomes.flush()
 
-    def _error_document(self, outcome: RequestOutcome) -> MetricsLogger:
-        metrics = self._logger(outcome)
-        by_class = {**self.dimensions, ERROR_CLASS_DIMENSION: str(outcome.error_type)}
-        metrics.set_dimensions(self.dimensions, by_class, *self._per_variant(outcome))
-        metrics.put_metric(ERRORS, 1, COUNT)
-        return metrics
+    def close(self) -> None:
+        """Writes what is pending and stops the thread (gunicorn's worker_exit calls it)."""
+        self._outcomes.close()
 
-    def _per_variant(self, outcome: RequestOutcome) -> list[dict[str, str]]:
-        if not self.by_variant or outcome.variant is None:
-            return []
-        return [{**self.dimensions, MODEL_VARIANT_DIMENSION: outcome.variant}]
-
-    def _logger(self, outcome: RequestOutcome) -> MetricsLogger:
-        metrics = self._create()
-        metrics.set_namespace(self.namespace)
-        # properties: not metrics, but searchable fields of the log event (CloudWatch Logs Insights)
-        metrics.set_property("inference_id", outcome.inference_id)
-        metrics.set_property("status", outcome.status)
-        metrics.set_property("cache", outcome.cache)
-        return metrics
-
-    @staticmethod
-    def _flush(metrics: MetricsLogger) -> None:
-        metrics.flush_sync()
+    def _write(self, batch: list[Counted]) -> None:
+        for document in self._documents(batch).values():
+            try:
+                document.flush_sync()
+            except Exception:  # one document lost, not the batch's others
+                log.exception("could not write an EMF document of %d requests", len(batch))
         sys.stdout.flush()  # the sink writes without flushing; unbuffered stdout is not guaranteed
+
+    def _documents(self, batch: list[Counted]) -> dict[DocumentKey, MetricsLogger]:
+        documents: dict[DocumentKey, MetricsLogger] = {}
+        for second, outcome in batch:
+            variant = outcome.variant if self.by_variant else None
+            try:
+                if outcome.cache is not None:
+                    request = self._document(documents, (second, variant, None))
+                    for name, value, unit in self._request_values(outcome):
+                        request.put_metric(name, value, unit)
+                if outcome.error_type is not None:
+                    self._document(documents, (second, variant, outcome.error_type)).put_metric(ERRORS, 1, COUNT)
+            except Exception:  # one bad outcome loses only its own values
+                log.exception("could not count the metrics of inference %s", outcome.inference_id)
+        return documents
+
+    def _request_values(self, outcome: RequestOutcome) -> list[tuple[str, float, str]]:
+        values: list[tuple[str, float, str]] = []
+        for name, count in request_counts(str(outcome.cache)).items():
+            if self.request_counts or name not in DEMAND_COUNTS:  # else the gateway counts it
+                values.append((name, count, COUNT))
+        values.append((IMAGES_GENERATED, outcome.images_generated, COUNT))
+        for key, name in TIMING_METRICS.items():
+            ms = outcome.timings_ms.get(key)
+            if ms is not None and math.isfinite(ms):  # EMF refuses NaN and infinity
+                values.append((name, ms, MILLISECONDS))
+        return values
+
+    def _document(self, documents: dict[DocumentKey, MetricsLogger], key: DocumentKey) -> MetricsLogger:
+        document = documents.get(key)
+        if document is None:
+            second, variant, error_type = key
+            document = documents[key] = self._create()
+            document.set_namespace(self.namespace)
+            document.set_timestamp(datetime.fromtimestamp(second, UTC))
+            sets = [self.dimensions]
+            if error_type is not None:
+                sets.append({**self.dimensions, ERROR_CLASS_DIMENSION: error_type})
+            if variant is not None:
+                sets.append({**self.dimensions, MODEL_VARIANT_DIMENSION: variant})
+            document.set_dimensions(*sets)
+        return document

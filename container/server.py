@@ -87,6 +87,7 @@ def make_app(plan: ServePlan) -> Any:
     from .app import create_app
     from .cache import build_cache
     from .inflight import InFlight
+    from .logs import RequestLog
     from .metrics import MetricsEmitter
     from .pool import WorkerPool
     from .runtime import Runtime
@@ -110,7 +111,9 @@ def make_app(plan: ServePlan) -> Any:
     cache = build_cache(plan.settings, plan.model, plan.backend, plan.slots[0].device)
     metrics = MetricsEmitter.from_settings(plan.settings, by_variant=plan.model.has_variants)
     inflight = InFlight(pool.submit, cache.store) if cache is not None else None
-    app = create_app(Runtime(plan.settings, plan.model, plan.backend, pool, cache, metrics, inflight))
+    request_log = RequestLog(plan.settings.log_prompts)
+    runtime = Runtime(plan.settings, plan.model, plan.backend, pool, request_log, cache, metrics, inflight)
+    app = create_app(runtime)
     pool.start()
     return app
 
@@ -120,8 +123,7 @@ def _stop_pool(_server: Any, worker: Any) -> None:
     runtime = app.extensions.get("sdxl") if app is not None else None
     if runtime is not None:
         runtime.pool.stop(timeout_s=2.0)
-        if runtime.cache is not None:
-            runtime.cache.close()  # finishes the writes already queued
+        runtime.close()  # the cache's queued writes; every answered request's log line and metrics
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

@@ -107,8 +107,15 @@ class LocalStack:
         pattern = re.compile(rf"instance {slot} starting: pid \d+, (http://\S+),")
         return [m[1] for m in map(pattern.search, self.output()) if m][-1]
 
-    def request_logs(self, inference_id: str) -> list[dict[str, Any]]:
-        """The containers' own request-log entries for one inference id (JSON lines in the instance logs)."""
+    def request_logs(self, inference_id: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The containers' own request-log entries for one inference id (JSON lines in the instance logs),
+        once there are any (a container writes its request log a moment after the response)."""
+        deadline = time.monotonic() + timeout
+        while not (entries := self._request_logs(inference_id)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return entries
+
+    def _request_logs(self, inference_id: str) -> list[dict[str, Any]]:
         entries = []
         for log in sorted(self.instance_log_dir.glob("instance-*.log")):
             for line in log.read_text(errors="replace").splitlines():

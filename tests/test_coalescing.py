@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from tests.conftest import ServerFactory
-from tests.emf import datapoints, metric_sum, wait_documents
+from tests.emf import datapoints, metric_sum, wait_metrics
 from tests.server import FAKE, Server, request_log
 
 JSON = {"Accept": "application/json"}
@@ -68,10 +68,9 @@ def test_four_identical_requests_at_once_render_once(servers: ServerFactory, tin
     assert sorted(a["inference_id"] for a in answers) == [f"same-{i}" for i in range(4)]
     assert four < 1.3 * one, (four, one)  # rendered 4 times it would take ~4x
     ids = {f"same-{i}" for i in range(4)}
-    documents = [d for d in wait_documents(server, 5) if d.get("inference_id") in ids]
-    points = datapoints(documents)
-    assert metric_sum(points, "ImagesGenerated") == 1
-    assert metric_sum(points, "CoalescedRequests") == 3 and metric_sum(points, "NumberOfInferenceRequests") == 4
+    points = datapoints(wait_metrics(server, 5))
+    assert metric_sum(points, "ImagesGenerated") == 2  # "alone"'s image and the one the four shared
+    assert metric_sum(points, "CoalescedRequests") == 3 and metric_sum(points, "NumberOfInferenceRequests") == 5
     logged = [e["cache"] for i in sorted(ids) for e in request_log(server, i)]
     assert sorted(logged) == ["coalesced"] * 3 + ["miss"]
 
@@ -112,9 +111,10 @@ def test_a_waiter_whose_client_goes_away_does_not_cancel_the_job(
             gone.result()
         answer = stays.result()
     assert (answer.status_code, answer.json()["cache"]) == (200, "coalesced")
-    documents = wait_documents(server, 2)  # "gone" is answered too (into a closed socket), then counted
-    assert [d["cache"] for d in documents if d.get("inference_id") == "gone"] == ["miss"]
-    assert metric_sum(datapoints(documents), "ImagesGenerated") == 1  # warm-up renders emit nothing
+    points = datapoints(wait_metrics(server, 2))  # "gone" is answered too (into a closed socket), then counted
+    assert [e["cache"] for e in request_log(server, "gone")] == ["miss"]
+    assert metric_sum(points, "NumberOfInferenceRequests") == 2
+    assert metric_sum(points, "ImagesGenerated") == 1  # warm-up renders emit nothing
 
 
 def test_without_a_cache_identical_requests_are_each_rendered(servers: ServerFactory, tiny_model: Path) -> None:

@@ -19,7 +19,7 @@ from sdxl_inf2.deploy.config import DeployConfig, load_config
 from sdxl_inf2.deploy.gateway import connect
 from tests.aws import Aws, assert_one_line_error, cli, write_config
 from tests.conftest import ServerFactory
-from tests.emf import datapoints, wait_documents
+from tests.emf import datapoints, wait_metrics
 from tests.gateway_support import CACHE, CACHE_BUCKET, CACHE_PREFIX, publish_card
 from tests.server import FAKE
 
@@ -71,7 +71,7 @@ def test_the_container_leaves_the_counts_to_the_gateway(
     server.wait_ping(200)
     for seed in range(2):
         assert server.invoke({"prompt": "p", "seed": seed}).status_code == 200
-    documents = wait_documents(server, 2)
+    documents = wait_metrics(server, 2)
     emitted = {point.name for point in datapoints(documents)}
     assert emitted.isdisjoint(DEMAND_COUNTS) and "ImagesGenerated" in emitted
     read = usage_rate_metrics(config)[1]["MetricStat"]["Metric"]["MetricName"]

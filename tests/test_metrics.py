@@ -14,7 +14,7 @@ from sdxl_inf2.deploy.autoscaling import usage_rate_metrics
 from sdxl_inf2.deploy.config import parse_config
 from tests.aws import EXAMPLE
 from tests.conftest import ServerFactory
-from tests.emf import datapoints, emf_documents, metric_sum, wait_documents
+from tests.emf import datapoints, emf_documents, metric_sum, wait_metrics
 from tests.server import FAKE, Server, request_log, wait_entries
 from tests.test_server_lifecycle import assert_one_line_error, run_serve
 
@@ -43,8 +43,8 @@ def metric_units(document: dict[str, object]) -> dict[str, str]:
     return {m["Name"]: m["Unit"] for m in directive["Metrics"]}
 
 
-def by_inference_id(server: Server, inference_id: str) -> list[dict[str, object]]:
-    return [d for d in emf_documents(server) if d.get("inference_id") == inference_id]
+def with_metric(documents: list[dict[str, object]], name: str) -> list[dict[str, object]]:
+    return [d for d in documents if name in d]
 
 
 @pytest.fixture
@@ -58,14 +58,15 @@ def test_a_generated_request_carries_every_metric_with_its_unit_and_dimensions(s
     assert "AWS_EMF_ENVIRONMENT" not in os.environ  # the server itself picks the stdout sink
     response = server.invoke({"prompt": "a cat", "seed": 1}, headers={**JSON, "X-Amzn-SageMaker-Inference-Id": "m-1"})
     body = response.json()
-    wait_documents(server, 1)
-    (document,) = by_inference_id(server, "m-1")
+    (document,) = wait_metrics(server, 1)  # the one request's values (a single value is a number)
     assert metric_units(document) == UNITS
     assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SdxlInf2"
     assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["EndpointName", "VariantName"]]
     assert {k: document[k] for k in DIMENSIONS} == DIMENSIONS
     assert (document["NumberOfInferenceRequests"], document["CacheHits"], document["CacheMisses"]) == (1, 0, 1)
-    assert document["ImagesGenerated"] == 1 and document["status"] == 200 and document["cache"] == "miss"
+    assert document["ImagesGenerated"] == 1
+    (logged,) = request_log(server, "m-1")  # the per-request fields live in the request log line
+    assert (logged["status"], logged["cache"]) == (200, "miss") and "inference_id" not in document
     timings = body["timings_ms"]
     assert [document[n] for n in ("QueueTime", "InferenceLatency", "EncodeTime", "RequestLatency")] == [
         timings["queue"],
@@ -85,13 +86,13 @@ def test_hits_misses_and_uncached_requests_add_up_to_the_request_count(server: S
         server.invoke(body, headers=JSON).json()["cache"] for body in ({"prompt": "a", "seed": 1}, {"prompt": "c"})
     ]
     assert states == ["miss", "miss", "hit", "off"]
-    points = [p for p in datapoints(wait_documents(server, 4)) if p.dimensions == DIMENSIONS]
+    points = [p for p in datapoints(wait_metrics(server, 4)) if p.dimensions == DIMENSIONS]
     assert metric_sum(points, "NumberOfInferenceRequests") == 4
     assert metric_sum(points, "CacheHits") == 1
     assert metric_sum(points, "CacheMisses") == 3  # the two misses and the seedless request
     assert metric_sum(points, "ImagesGenerated") == 3
-    (hit,) = (d for d in emf_documents(server) if d["cache"] == "hit")
-    assert set(metric_units(hit)) == set(UNITS) - {"QueueTime", "InferenceLatency", "EncodeTime"}
+    counts = {name: sum(p.name == name for p in points) for name in UNITS}  # values, one per request that has it
+    assert counts == {**dict.fromkeys(UNITS, 4), "QueueTime": 3, "InferenceLatency": 3, "EncodeTime": 3}  # hit: none
 
 
 def cache_state(server: Server, body: dict[str, object]) -> str:
@@ -101,8 +102,9 @@ def cache_state(server: Server, body: dict[str, object]) -> str:
 def test_errors_are_counted_by_class(server: Server) -> None:
     server.invoke({"prompt": "x", "bogus": 1}, headers={"X-Amzn-SageMaker-Inference-Id": "bad-1"})
     server.invoke({"prompt": "raise", "seed": 5}, headers={"X-Amzn-SageMaker-Inference-Id": "boom-1"})
-    wait_documents(server, 3)
-    (invalid,) = by_inference_id(server, "bad-1")  # rejected before it was an inference request
+    documents = wait_metrics(server, 1, errors=2)
+    by_class = {d["ErrorClass"]: d for d in with_metric(documents, "Errors")}  # one document per class
+    invalid, error = by_class["validation_error"], by_class["internal_error"]
     assert invalid["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
         ["EndpointName", "VariantName"],
         ["EndpointName", "VariantName", "ErrorClass"],
@@ -112,10 +114,11 @@ def test_errors_are_counted_by_class(server: Server) -> None:
         1,
         {"Errors": "Count"},
     )
-    request, error = by_inference_id(server, "boom-1")  # a failed generation is still a request
-    assert (request["NumberOfInferenceRequests"], request["CacheMisses"], request["status"]) == (1, 1, 500)
+    (request,) = with_metric(documents, "NumberOfInferenceRequests")  # bad-1 was never an inference request
+    assert (request["NumberOfInferenceRequests"], request["CacheMisses"]) == (1, 1)  # a failed generation is one
+    assert [e["status"] for e in request_log(server, "boom-1")] == [500]
     assert (error["ErrorClass"], error["Errors"]) == ("internal_error", 1)
-    points = datapoints(emf_documents(server))
+    points = datapoints(documents)
     assert metric_sum(points, "Errors", DIMENSIONS) == 2
     assert metric_sum(points, "Errors", {**DIMENSIONS, "ErrorClass": "validation_error"}) == 1
 
@@ -152,7 +155,7 @@ def test_the_usage_rate_policy_reads_exactly_what_the_container_emits(
     server.wait_ping(200)
     for seed in range(3):
         assert server.invoke({"prompt": "p", "seed": seed}).status_code == 200
-    points = datapoints(wait_documents(server, 3))
+    points = datapoints(wait_metrics(server, 3))
     m1, m2, _ = usage_rate_metrics(config)
     stat = m2["MetricStat"]
     read = stat["Metric"]

@@ -17,7 +17,7 @@ from PIL import Image
 
 from sdxl_inf2.compile.package import package
 from tests.conftest import ServerFactory
-from tests.emf import datapoints, metric_sum, wait_documents
+from tests.emf import datapoints, metric_sum, wait_metrics
 from tests.server import FAKE, Server, pid_alive
 from tests.test_package import extract
 from tests.test_server_lifecycle import assert_one_line_error, run_serve
@@ -177,7 +177,7 @@ def test_metrics_carry_the_variant(servers: ServerFactory, tiny_variants: Path) 
     server.wait_ping(200)
     for body in ({"prompt": "a"}, {"prompt": "b", "width": 96}, {"prompt": "c", "width": 96}, {"prompt": "raise"}):
         server.invoke(body)
-    documents = wait_documents(server, 5)  # four requests, one of them failed: one Errors document more
+    documents = wait_metrics(server, 4, errors=1)  # four requests, one of them failed
     policy = {"EndpointName": "ep", "VariantName": "blue"}
     request = next(d for d in documents if "NumberOfInferenceRequests" in d and d["Variant"] == "96x64")
     assert request["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [  # type: ignore[index]

@@ -35,7 +35,7 @@ def emf_document(line: str) -> dict[str, Any] | None:
 
 
 def datapoints(documents: list[dict[str, Any]]) -> list[Datapoint]:
-    """One datapoint per metric per dimension set, as CloudWatch would extract them."""
+    """One datapoint per value (a metric's array has several) per dimension set, as CloudWatch would extract them."""
     found = []
     for document in documents:
         timestamp = int(document["_aws"].get("Timestamp", 0))
@@ -43,9 +43,8 @@ def datapoints(documents: list[dict[str, Any]]) -> list[Datapoint]:
             for dimension_set in directive["Dimensions"]:
                 dimensions = {name: document[name] for name in dimension_set}
                 for metric in directive["Metrics"]:
-                    value = document[metric["Name"]]
-                    point = Datapoint(
-                        directive["Namespace"], metric["Name"], metric.get("Unit", "None"), value, dimensions, timestamp
-                    )
-                    found.append(point)
+                    value = document[metric["Name"]]  # a number, or an array of up to 100 (one datapoint each)
+                    name, unit = metric["Name"], metric.get("Unit", "None")
+                    for one in value if isinstance(value, list) else [value]:
+                        found.append(Datapoint(directive["Namespace"], name, unit, one, dimensions, timestamp))
     return found
