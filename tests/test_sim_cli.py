@@ -47,12 +47,12 @@ def test_prints_the_table_and_writes_the_json_and_the_plot(capsys: Capsys, tmp_p
     )
     assert run.code == 0, run.err
     header = run.out.splitlines()[1]
-    assert header.split() == ["usage-rate-container", "usage-rate-demand", "backlog"]
+    assert header.split() == ["usage-rate-container", "usage-rate-demand", "surge", "backlog"]
     assert "time to result p95 (s)" in run.out and "cost per image (USD)" in run.out
     assert "implied by the reference case" in run.out  # the `cost` command's price
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     document = json.loads(out_json.read_text())
-    assert set(document["policies"]) == {"usage-rate-container", "usage-rate-demand", "backlog"}
+    assert set(document["policies"]) == {"usage-rate-container", "usage-rate-demand", "surge", "backlog"}
     for name, result in document["policies"].items():
         assert set(result) >= JSON_FIELDS, name
         assert result["completed"] + result["expired"] == result["requests"]
@@ -60,7 +60,7 @@ def test_prints_the_table_and_writes_the_json_and_the_plot(capsys: Capsys, tmp_p
         assert result["p50_s"] <= result["p95_s"] <= result["p99_s"] <= result["max_s"]
         assert 1 <= result["peak_instances"] <= 20
     assert document["inputs"]["fleet"]["max_capacity"] == 20
-    assert "simulate: backlog (3/3)" in run.err  # the progress line
+    assert "simulate: backlog (4/4)" in run.err  # the progress line
 
 
 def test_the_same_seed_gives_the_same_json(capsys: Capsys, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ Every metric name comes from sdxl_inf2/core/metrics.py, and the container's metr
 namespace and dimensions of the usage-rate policy's own demand query (m2), so the dashboard looks
 where the emitters write; the capacity and the usage rate are the policy's own expressions.
 
-A widget is one function in WIDGETS; an alarm deploy creates goes in `owned_alarm_names`.
+A widget is one function in WIDGETS; an alarm deploy creates is one of autoscaling.py's `step_policies`.
 SageMaker publishes no metric of the desired instance count; docs/deploy.md ("The campaign
 dashboard") says what the dashboard cannot show and why.
 """
@@ -25,9 +25,10 @@ from sdxl_inf2.core import metrics
 
 from . import autoscaling
 from .clients import Clients, describe_or_none, is_missing
-from .config import Autoscaling, DeployConfig, UsageRate
-from .naming import SCALABLE_DIMENSION, alarm_name, arn, dashboard_name, policy_name, resource_id
+from .config import DeployConfig
+from .naming import SCALABLE_DIMENSION, SERVICE, arn, dashboard_name, policy_name, resource_id
 from .say import say
+from .scaling_config import Autoscaling, UsageRate
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.type_defs import (
@@ -267,27 +268,21 @@ def console_url(config: DeployConfig, region: str) -> str:
     return CONSOLE.format(region=region, name=dashboard_name(config, region))
 
 
-def owned_alarm_names(config: DeployConfig) -> list[str]:
-    """The alarms deploy creates under names of its own (the managed target-tracking ones are found)."""
-    scaling = config.autoscaling
-    return [alarm_name(config)] if scaling and scaling.enabled and scaling.scale_from_zero.enabled else []
-
-
 def planned_alarm_arns(config: DeployConfig, region: str) -> list[str]:
     """For `plan`: the alarms deploy names itself (the target-tracking ones get names only when created)."""
-    return [arn(config, "cloudwatch", region, f"alarm:{name}") for name in owned_alarm_names(config)]
+    return [arn(config, "cloudwatch", region, f"alarm:{name}") for name in autoscaling.owned_alarm_names(config)]
 
 
 def alarm_arns(clients: Clients, config: DeployConfig) -> list[str]:
     """This deployment's scaling alarms that exist now: its own, then the target-tracking policy's."""
-    names = owned_alarm_names(config)
+    names = autoscaling.owned_alarm_names(config)
     owned = clients.cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"] if names else []
     found = [alarm["AlarmArn"] for alarm in owned if "AlarmArn" in alarm]
     if not config.scaling_enabled:
         return found
     ours = {policy_name(config, kind) for kind in autoscaling.POLICY_KINDS}
     policies = clients.autoscaling.describe_scaling_policies(
-        ServiceNamespace=autoscaling.SERVICE, ResourceId=resource_id(config), ScalableDimension=SCALABLE_DIMENSION
+        ServiceNamespace=SERVICE, ResourceId=resource_id(config), ScalableDimension=SCALABLE_DIMENSION
     )["ScalingPolicies"]
     managed = [a["AlarmARN"] for p in policies if p["PolicyName"] in ours for a in p.get("Alarms", [])]
     return found + managed

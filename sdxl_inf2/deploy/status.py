@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, cast
 from sdxl_inf2.core import metrics
 
 from . import dashboard
-from .autoscaling import SERVICE, usage_rate_metrics
+from .autoscaling import every_alarm_name, usage_rate_metrics
 from .clients import Clients
 from .config import DeployConfig
 from .endpoint import describe_endpoint, endpoint_summary
 from .errors import NotDeployed
-from .naming import SCALABLE_DIMENSION, alarm_name, resource_id
+from .naming import SCALABLE_DIMENSION, SERVICE, resource_id
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.type_defs import TargetTrackingMetricDataQueryTypeDef
@@ -137,7 +137,7 @@ def scaling_lines(clients: Clients, config: DeployConfig) -> list[str]:
 
 
 def _alarm_lines(clients: Clients, config: DeployConfig) -> list[str]:
-    alarms = clients.cloudwatch.describe_alarms(AlarmNames=[alarm_name(config)])["MetricAlarms"]
+    alarms = clients.cloudwatch.describe_alarms(AlarmNames=every_alarm_name(config))["MetricAlarms"]
     return [
         f"  alarm {a['AlarmName']}: {a.get('StateValue', '?')} -> {', '.join(a.get('AlarmActions', []))}"
         for a in alarms
