@@ -50,6 +50,7 @@ def check_document(document: dict[str, Any]) -> None:
             assert all(isinstance(document[name], str) and document[name] for name in dimension_set), document
         for metric in directive["Metrics"]:
             assert metric["Unit"] in UNITS, metric
+            assert metric.get("StorageResolution", 60) in (1, 60), metric  # high or standard resolution
             assert isinstance(document[metric["Name"]], int | float), metric
 
 

@@ -17,7 +17,7 @@ from sdxl_inf2.simulator.cloudwatch import Metrics
 from sdxl_inf2.simulator.errors import SimulationError
 from sdxl_inf2.simulator.policies import AlarmShape, TargetTracking, proportional, step_scaling, target_tracking
 from sdxl_inf2.simulator.run import BACKLOG_PER_INSTANCE, WITHOUT_CAPACITY
-from sdxl_inf2.simulator.scenario import MONDAY, RequestCount, policy_spec, with_surge
+from sdxl_inf2.simulator.scenario import MONDAY, RequestCount, policy_spec, with_counting
 from sdxl_inf2.simulator.schedule import UTC, cron_matcher, firing_rule
 from tests.aws import EXAMPLE, write_config
 
@@ -198,7 +198,7 @@ def test_bad_schedules_are_one_line_errors(schedule: str, timezone: str | None, 
 def test_the_policies_come_from_deploys_builders() -> None:
     config = load_config(EXAMPLE)
     assert config.surge_enabled  # the example counts demand at its gateway: the surge is on
-    surge_off = with_surge(config, False)
+    surge_off = with_counting(config, "gateway", surge=False)
     demand = policy_spec(config, "usage-rate-demand", RequestCount("gateway"), MONDAY)
     assert demand.target_tracking == autoscaling.usage_rate_policy(surge_off)
     scale_from_zero = (autoscaling.step_policy(config), autoscaling.alarm_request(config, autoscaling.STEP_POLICY_ARN))

@@ -123,6 +123,7 @@ def test_policy_none_keeps_the_initial_capacity(capsys: Capsys, tmp_path: Path) 
         (["--workers", "0"], ["--workers must be at least 1"]),
         (["--launch-s", "-5"], ["--launch-s must not be negative"]),
         (["--metric-lag-s", "-1"], ["--metric-lag-s must not be negative"]),
+        (["--high-resolution-lag-s", "-1"], ["--high-resolution-lag-s must not be negative"]),
         (["--low-alarm-ratio", "1.5"], ["--low-alarm-ratio"]),
         (["--start", "monday"], ["--start monday"]),
         (["--json", "/nonexistent/dir/out.json"], ["/nonexistent/dir/out.json: cannot write"]),
@@ -131,6 +132,16 @@ def test_policy_none_keeps_the_initial_capacity(capsys: Capsys, tmp_path: Path) 
 def test_bad_input_is_one_line(capsys: Capsys, args: list[str], words: list[str]) -> None:
     trace = [] if "--trace" in args else ["--trace", "steady:1:2"]
     assert_one_line_error(cli(capsys, "simulate", str(EXAMPLE), *trace, *args), *words)
+
+
+def test_the_surge_is_sized_for_the_simulated_maximum(capsys: Capsys, tmp_path: Path) -> None:
+    """--max is the config's max_capacity for the policies deploy would build: the surge's top band."""
+    args = ["--trace", "spike:60:12000:30:30:120", "--policy", "surge", "--max", "250"]
+    surge = simulate_json(capsys, tmp_path, str(EXAMPLE), *args)[1]["surge"]
+    assert 200 <= surge["peak_instances"] < 250  # the example's own max_capacity is 4
+    assert json.loads((tmp_path / "out.json").read_text())["inputs"]["observation"]["high_resolution_lag_s"] == 10
+    slower = simulate_json(capsys, tmp_path, str(EXAMPLE), *args, "--high-resolution-lag-s", "40")[1]["surge"]
+    assert slower["p95_s"] > surge["p95_s"]  # the surge's datapoints reach its alarm later
 
 
 def test_a_bad_csv_line_is_named(capsys: Capsys, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from .config import DeployConfig
 from .errors import DeployConfigError
 from .naming import SCALABLE_DIMENSION, SERVICE, alarm_name, policy_name, policy_target, resource_id, surge_alarm_name
 from .say import say
-from .scaling_config import Autoscaling, Schedule
+from .scaling_config import SCALE_OUT_COOLDOWN_S, Autoscaling, Schedule
 from .sizing import demand_metric, throughput
 
 if TYPE_CHECKING:
@@ -103,6 +103,12 @@ def usage_rate_metrics(config: DeployConfig) -> list[TargetTrackingMetricDataQue
     ]
 
 
+def scale_out_cooldown(config: DeployConfig) -> int:
+    """The usage-rate policy's: the config's, else the default for whoever counts its demand."""
+    asked = settings(config).usage_rate.scale_out_cooldown_s
+    return SCALE_OUT_COOLDOWN_S[config.requests_counted_by] if asked is None else asked
+
+
 def usage_rate_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
     rate = settings(config).usage_rate
     return {
@@ -111,7 +117,7 @@ def usage_rate_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
         "TargetTrackingScalingPolicyConfiguration": {
             "CustomizedMetricSpecification": {"Metrics": usage_rate_metrics(config)},
             "TargetValue": rate.target_value,
-            "ScaleOutCooldown": rate.scale_out_cooldown_s,
+            "ScaleOutCooldown": scale_out_cooldown(config),
             "ScaleInCooldown": rate.scale_in_cooldown_s,
             "DisableScaleIn": False,
         },

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from sdxl_inf2.core import metrics
 
-from . import autoscaling
+from . import autoscaling, surge
 from .clients import Clients, describe_or_none, is_missing
 from .config import DeployConfig
 from .naming import SCALABLE_DIMENSION, SERVICE, arn, dashboard_name, policy_name, resource_id
@@ -45,6 +45,7 @@ Builder = Callable[["Board"], "Widget | None"]
 # of instances only per minute, and capacity is per minute. With periodOverride "inherit" a longer
 # time range keeps these periods instead of widening them.
 PERIOD = 60
+SURGE_PERIOD = 10  # the surge widget's: the finest period a dashboard and an alarm share
 GRID = 24  # columns of the dashboard grid
 WIDTH, HEIGHT = 12, 6  # two graphs a row
 START = "-PT3H"  # the time range shown when the dashboard opens
@@ -177,6 +178,26 @@ def scaling_alarms(board: Board) -> Widget | None:
     return {"type": "alarm", "width": WIDTH, "height": HEIGHT, "properties": properties}
 
 
+def surge_demand(board: Board) -> Widget | None:
+    """The demand the surge alarm reads, at high resolution, against its threshold. Shown per 10 s
+    whatever the alarm's period: a dashboard takes 1, 5, 10, 30 or a multiple of 60 s, not 20."""
+    config = board.config
+    if not config.surge_enabled:
+        return None
+    period = surge.settings(config).period_s
+    rows = [board.policy_row("m2", label=f"demand per {SURGE_PERIOD} s (high resolution)", period=SURGE_PERIOD)]
+    per_shown = SURGE_PERIOD / period
+    bands = surge.bands(config)
+    lines = [
+        {"label": f"surge starts: {bands[0].capacity} instances", "value": round(bands[0].lower * per_shown, 3)},
+        {"label": f"max_capacity {bands[-1].capacity}", "value": round(bands[-1].lower * per_shown, 3)},
+    ]
+    title = f"Surge: demand per {SURGE_PERIOD} s (its alarm: {period} s x {surge.settings(config).datapoints})"
+    return graph(
+        board, title, rows, f"requests per {SURGE_PERIOD} s", period=SURGE_PERIOD, annotations={"horizontal": lines}
+    )
+
+
 def backlog(board: Board) -> Widget | None:
     if board.config.async_inference is None:  # a real-time endpoint has no queue
         return None
@@ -231,6 +252,7 @@ WIDGETS: tuple[Builder, ...] = (
     usage_rate,
     instances,
     scaling_alarms,
+    surge_demand,
     backlog,
     time_to_result,
     images_generated,

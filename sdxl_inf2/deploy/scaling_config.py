@@ -16,6 +16,12 @@ from .sections import Section
 # Step adjustments in one step scaling policy (Application Auto Scaling User Guide, quotas: "Step
 # adjustments per step scaling policy: 20"; botocore's model gives the list no bound).
 MAX_STEP_ADJUSTMENTS = 20
+# The usage-rate policy's scale-out cooldown by who counts its demand (docs/simulator.md, "choosing a
+# policy"). Counted at arrival, the metric divides by the instances in service, so a scale-out
+# computed before the last one's instances are in service (a 7-minute start, a minute of lag) asks
+# again for all of it: 600 s. Counted by the container, the metric cannot exceed what the instances
+# do, and a long cooldown only slows its steps: 60 s.
+SCALE_OUT_COOLDOWN_S = {"gateway": 600, "container": 60}
 # An alarm's evaluation range below an hour's period may span one day (PutMetricAlarm).
 MAX_EVALUATION_S = 86_400
 
@@ -23,7 +29,7 @@ MAX_EVALUATION_S = 86_400
 class UsageRate(Section):
     seconds_per_image: float = Field(10.0, gt=0, le=3600)
     target_value: float = Field(0.75, gt=0, le=10)
-    scale_out_cooldown_s: int = Field(60, ge=0, le=86400)
+    scale_out_cooldown_s: int | None = Field(None, ge=0, le=86400)  # None: SCALE_OUT_COOLDOWN_S
     scale_in_cooldown_s: int = Field(120, ge=0, le=86400)
     # Who counts the requests the policy reads; None: the gateway when it is enabled, else the container.
     requests_from: Literal["gateway", "container"] | None = None
@@ -47,24 +53,19 @@ class Surge(Section):
 
     enabled: bool | None = None  # None: on when the gateway counts demand for the usage-rate policy
     period_s: int = 10
-    evaluation_periods: int = Field(3, ge=1)
-    datapoints_to_alarm: int = Field(2, ge=1)
-    target_value: float | None = Field(None, gt=0, le=10)  # None: usage_rate.target_value
-    bands: int = Field(20, ge=1, le=MAX_STEP_ADJUSTMENTS)
-    band_ratio: float = Field(1.25, gt=1, le=10)
-    cooldown_s: int = Field(1800, ge=0, le=86400)
+    datapoints: int = Field(3, ge=1)
+    target_value: float = Field(0.9, gt=0, le=10)
+    bands: int = Field(MAX_STEP_ADJUSTMENTS, ge=1, le=MAX_STEP_ADJUSTMENTS)
+    band_ratio: float = Field(1.1111, gt=1, le=10)  # 1 / 0.9
+    cooldown_s: int = Field(3600, ge=0, le=86400)
 
     @model_validator(mode="after")
     def _an_alarm_cloudwatch_takes(self) -> Surge:
         periods = metrics.HIGH_RESOLUTION_PERIODS
         if self.period_s not in periods:
             raise ValueError(f"period_s: must be one of {', '.join(map(str, periods))} (got {self.period_s})")
-        if self.datapoints_to_alarm > self.evaluation_periods:
-            raise ValueError(
-                f"datapoints_to_alarm: {self.datapoints_to_alarm} is above evaluation_periods {self.evaluation_periods}"
-            )
-        if self.period_s * self.evaluation_periods > MAX_EVALUATION_S:
-            raise ValueError(f"evaluation_periods: at most {MAX_EVALUATION_S // self.period_s} at {self.period_s} s")
+        if self.period_s * self.datapoints > MAX_EVALUATION_S:
+            raise ValueError(f"datapoints: at most {MAX_EVALUATION_S // self.period_s} at {self.period_s} s")
         return self
 
 

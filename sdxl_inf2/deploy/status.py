@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from sdxl_inf2.core import metrics
 
-from . import dashboard
+from . import dashboard, surge
 from .autoscaling import every_alarm_name, usage_rate_metrics
 from .clients import Clients
 from .config import DeployConfig
@@ -133,7 +133,16 @@ def scaling_lines(clients: Clients, config: DeployConfig) -> list[str]:
     for action in actions:
         tz = action.get("Timezone", "UTC")
         lines.append(f"  schedule {action['ScheduledActionName']}: {action['Schedule']} ({tz})")
-    return lines + _alarm_lines(clients, config)
+    return lines + _surge_lines(config) + _alarm_lines(clients, config)
+
+
+def _surge_lines(config: DeployConfig) -> list[str]:
+    """What the config's surge bands are (the policy stores them as bounds relative to its threshold)."""
+    if not config.surge_enabled:
+        return []
+    found, period = surge.bands(config), surge.settings(config).period_s
+    sizes = ", ".join(str(band.capacity) for band in found)
+    return [f"  surge: from {found[0].lower:g} requests per {period} s, {len(found)} bands of instances: {sizes}"]
 
 
 def _alarm_lines(clients: Clients, config: DeployConfig) -> list[str]:

@@ -5,23 +5,25 @@ metric-math target-tracking policy has no shorter period (TargetTrackingMetricSt
 scaling acts on any alarm. The gateway stores the demand it counts at arrival at high resolution
 (core/metrics.py HIGH_RESOLUTION), so an alarm can read it every 10, 20 or 30 s:
 
-- the alarm: the demand count's Sum per `period_s`, at or above the threshold in
-  `datapoints_to_alarm` of `evaluation_periods`; a period with no request has no datapoint and is
-  not a surge (notBreaching);
-- the policy: ExactCapacity, one step adjustment per band; band k covers the arrival rates that
-  need more than capacity k-1 and at most capacity k at the usage-rate target (ceil(rate x
-  seconds_per_image / (workers x target))), and sets capacity k. The capacities are geometric from
-  max_capacity down (`band_ratio`, at most `bands`, never below min_capacity or 1); the threshold is
-  the rate one band below the lowest. The first jump is sized for the whole spike, since SageMaker
-  refuses a new capacity while the endpoint is Updating (7 minutes of launch, in the simulator).
+- the alarm: the demand count's Sum per `period_s`, at or above the threshold in `datapoints` of
+  `datapoints`; a period with no request has no datapoint and is no surge (notBreaching);
+- the policy: ExactCapacity, one step adjustment per band, aggregated with Minimum (the smallest of
+  those datapoints: one burst of requests neither starts a surge nor enlarges one). Band k covers the
+  arrival rates that need more than capacity k-1 and at most capacity k at the surge's
+  `target_value`, ceil(rate x seconds_per_image / (workers x target)), and sets capacity k. The
+  capacities are geometric from max_capacity down (`band_ratio`, at most `bands`, never below
+  min_capacity or 1); the threshold is the rate one band below the lowest. The first jump is sized
+  for the whole spike: SageMaker refuses a new capacity while the endpoint is Updating.
+- the handover (`Handover`): in a minute whose demand reaches the threshold, the usage-rate policy's
+  metric reads its own target, so target tracking neither adds to the surge's capacity nor takes
+  from it; below the threshold it works as before, and it alone scales in once a spike is over.
 
-Why the bands cannot take capacity down while a backlog remains (docs/simulator.md, "choosing a
-policy"): ExactCapacity below the current capacity is a scale-in. The alarm is in ALARM only above
-the threshold, so once demand falls under it the policy does nothing and scale-in is target
-tracking's (15 low minutes, then gradually). Above it, a band's capacity is never below what target
-tracking holds for the same rate (the band's top rate, rounded up), and a scale-in by a step policy
-waits for its cooldown (Application Auto Scaling: "scale-in activities are blocked until the
-cooldown period has expired"), which `cooldown_s` makes longer than a spike's backlog takes to clear.
+The surge cannot take capacity down while a spike's backlog remains: ExactCapacity below the
+current capacity is a scale-in, and a step policy's scale-in "is blocked until the cooldown period
+has expired" (Application Auto Scaling User Guide, step scaling); `cooldown_s` outlasts the launch
+and the backlog's drain, and while it runs the policy only scales out, to a larger band. Once demand
+falls under the threshold the alarm is OK and the policy does nothing. The simulator checks it
+(docs/simulator.md, "choosing a policy", where the defaults come from).
 """
 
 from __future__ import annotations
@@ -68,13 +70,6 @@ def settings(config: DeployConfig) -> Surge:
     return config.autoscaling.surge if config.autoscaling else Surge()
 
 
-def target(config: DeployConfig) -> float:
-    """The usage rate the bands size for: the surge's own, else the usage-rate policy's."""
-    scaling = config.autoscaling
-    assert scaling is not None, "the surge policy belongs to an autoscaling section"
-    return scaling.surge.target_value or scaling.usage_rate.target_value
-
-
 def capacities(config: DeployConfig) -> list[int]:
     """Each band's capacity, lowest first: max_capacity divided by band_ratio once per band below the top,
     rounded up, distinct, and at least min_capacity and 1."""
@@ -91,7 +86,7 @@ def bands(config: DeployConfig) -> list[Band]:
     scaling = config.autoscaling
     assert scaling is not None, "the surge policy belongs to an autoscaling section"
     surge, sizes = settings(config), capacities(config)
-    per_instance = throughput(config).per_second() * target(config) * surge.period_s
+    per_instance = throughput(config).per_second() * surge.target_value * surge.period_s
     edges = [sizes[0] / surge.band_ratio, *sizes[:-1]]
     found = [Band(low * per_instance, high * per_instance, high) for low, high in zip(edges, sizes, strict=True)]
     return [*found[:-1], Band(found[-1].lower, None, found[-1].capacity)]
@@ -118,8 +113,9 @@ def policy_request(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
         "PolicyType": "StepScaling",
         "StepScalingPolicyConfiguration": {
             "AdjustmentType": "ExactCapacity",
-            # the highest of the datapoints it is given: a spike is sized by its peak, not its average
-            "MetricAggregationType": "Maximum",
+            # the smallest of the datapoints that put the alarm in ALARM: one burst of requests neither
+            # starts a surge nor enlarges one (the alarm needs `datapoints` of `datapoints` above it)
+            "MetricAggregationType": "Minimum",
             "Cooldown": settings(config).cooldown_s,
             "StepAdjustments": steps,
         },
@@ -143,8 +139,8 @@ def alarm_request(config: DeployConfig, policy_arn: str) -> PutMetricAlarmInputT
         "Dimensions": list(metric.get("Dimensions", [])),
         "Statistic": metrics.REQUESTS_STAT,
         "Period": surge.period_s,
-        "EvaluationPeriods": surge.evaluation_periods,
-        "DatapointsToAlarm": surge.datapoints_to_alarm,
+        "EvaluationPeriods": surge.datapoints,
+        "DatapointsToAlarm": surge.datapoints,
         "Threshold": _bound(threshold(config)),
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "TreatMissingData": "notBreaching",

@@ -123,7 +123,7 @@ def policy_spec(config: DeployConfig, name: str, demand: RequestCount, origin: d
     namespace = config.container_metric_namespace
     if name == "none":
         return PolicySpec(name, namespace)
-    config = with_surge(config, name == "surge")
+    config = with_counting(config, "container" if name == "usage-rate-container" else "gateway", name == "surge")
     tracking = autoscaling.backlog_policy(config) if name == "backlog" else autoscaling.usage_rate_policy(config)
     steps = [(step, alarm(autoscaling.STEP_POLICY_ARN)) for step, alarm in autoscaling.step_policies(config)]
     schedules = [scheduled_action(request, origin) for request in autoscaling.schedule_requests(config)]
@@ -131,12 +131,12 @@ def policy_spec(config: DeployConfig, name: str, demand: RequestCount, origin: d
     return PolicySpec(name, namespace, requests_metric(config), tracking, steps, schedules, count)
 
 
-def with_surge(config: DeployConfig, on: bool) -> DeployConfig:
-    """The config as deploy would see it with the surge policy on (demand counted at arrival, which the
-    simulator models whatever the config says) or off."""
+def with_counting(config: DeployConfig, counted_by: str, surge: bool) -> DeployConfig:
+    """The config as deploy would build it with the demand counted by `counted_by` (which the simulator
+    models whatever the config says) and the surge policy on or off."""
     scaling = autoscaling.settings(config)
-    usage_rate = scaling.usage_rate.model_copy(update={"requests_from": "gateway"}) if on else scaling.usage_rate
-    changed = {"surge": scaling.surge.model_copy(update={"enabled": on}), "usage_rate": usage_rate}
+    usage_rate = scaling.usage_rate.model_copy(update={"requests_from": counted_by})
+    changed = {"surge": scaling.surge.model_copy(update={"enabled": surge}), "usage_rate": usage_rate}
     return config.model_copy(update={"autoscaling": scaling.model_copy(update=changed)})
 
 
