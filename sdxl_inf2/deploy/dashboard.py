@@ -29,6 +29,7 @@ from .config import DeployConfig
 from .naming import SCALABLE_DIMENSION, SERVICE, arn, dashboard_name, policy_name, resource_id
 from .say import say
 from .scaling_config import Autoscaling, UsageRate
+from .sizing import throughput
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.type_defs import (
@@ -138,8 +139,9 @@ def demand_and_capacity(board: Board) -> Widget | None:
     else:  # the policy reads only the requests that need a render
         rows += [board.container_row(metrics.REQUESTS, "arrivals", label=requests)]
         rows += [board.policy_row("m2", label=f"demand the policy reads ({demand})")]
-    capacity = autoscaling.capacity_expression("m1", rate.seconds_per_image, config.workers)
-    label = f"capacity: in service * {config.workers} workers * 60 / {rate.seconds_per_image:g} s per image"
+    rendered = throughput(config)
+    capacity = autoscaling.capacity_expression("m1", rendered.seconds_per_image, rendered.workers)
+    label = f"capacity: in service * {rendered.workers} workers * 60 / {rendered.seconds_per_image:g} s per image"
     rows.append(expression_row("capacity", capacity, label=label))
     return graph(board, "Demand and capacity", rows, "requests per minute")
 
@@ -161,7 +163,8 @@ def instances(board: Board) -> Widget:
     scaling, lines = board.config.autoscaling, []
     if scaling is not None and scaling.enabled:
         rate = scaling.usage_rate
-        one = autoscaling.capacity_expression("1", rate.seconds_per_image, board.config.workers)
+        rendered = throughput(board.config)
+        one = autoscaling.capacity_expression("1", rendered.seconds_per_image, rendered.workers)
         needed = f"m2 / ({one}) / {rate.target_value:g}"
         rows.append(board.policy_row("m2", visible=False))
         rows.append(expression_row("needed", needed, label=f"needed at target {rate.target_value:g}"))

@@ -60,7 +60,7 @@ class Handover:
     tracking neither scales out nor in there. Target tracking computes a new capacity from the
     instances in service (m1, CPUUtilization's SampleCount): at the end of a launch the surge started
     it still reads the old fleet and would ask for capacity x demand / that fleet, up to max_capacity;
-    and at a surge's capacity its scale-in would undo the surge's next step."""
+    and at the surge's capacity (sized for the surge's target) it would scale out to its own."""
 
     demand: float
     usage: float
@@ -81,7 +81,7 @@ def capacities(config: DeployConfig) -> list[int]:
 
 
 def bands(config: DeployConfig) -> list[Band]:
-    """The bands in requests per alarm period: band k from what capacity k-1 holds at the usage-rate
+    """The bands in requests per alarm period: band k from what capacity k-1 holds at the surge's
     target (the threshold for the lowest: one band_ratio below it) up to what capacity k holds."""
     scaling = config.autoscaling
     assert scaling is not None, "the surge policy belongs to an autoscaling section"
