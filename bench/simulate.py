@@ -1,5 +1,6 @@
-"""bench/simulate: `sdxl-inf2 simulate` on a 24-hour trace of about one million requests, the three
-default policies, measured end to end (a child process: start-up, trace, simulation, report, plot).
+"""bench/simulate: `sdxl-inf2 simulate` on a 24-hour trace of about one million requests, the four
+default policies (the surge's alarm evaluated every 10 s among them), measured end to end (a child
+process: start-up, trace, simulation, report, plot).
 
 Target: at most 60 s on the 2-core development machine. Plausibility: every request of every
 policy must be accounted for (completed + expired = requests), and no policy may have taken less
@@ -68,7 +69,7 @@ def main() -> None:
     wall, document, per_policy = run(args.trace, extra)
     requests = next(iter(document["policies"].values()))["requests"]
     rows = [[name, f"{seconds:.1f}", f"{requests / seconds:,.0f}"] for name, seconds in per_policy.items()]
-    print(f"\nbench/simulate ({args.trace}: {requests:,} requests, example.yaml, --max 40, three policies)")
+    print(f"\nbench/simulate ({args.trace}: {requests:,} requests, example.yaml, --max 40, {len(per_policy)} policies)")
     print(table(["policy", "simulation s", "requests simulated / s"], rows))
     print(f"whole command: {wall:.1f} s wall ({len(per_policy) * requests / wall:,.0f} requests / s over the policies)")
     result = verdict(wall, document, per_policy)

@@ -52,6 +52,7 @@ def check_document(document: dict[str, Any]) -> None:
             assert all(isinstance(document[name], str) and document[name] for name in dimension_set), document
         for metric in directive["Metrics"]:
             assert metric["Unit"] in UNITS, metric
+            assert metric.get("StorageResolution", 60) in (1, 60), metric  # high or standard resolution
             found = values(document, metric["Name"])  # a number, or an array of 1 to 100 numbers
             assert 1 <= len(found) <= MAX_VALUES and all(isinstance(v, int | float) for v in found), metric
 

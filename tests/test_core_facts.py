@@ -135,3 +135,17 @@ def literals_outside_the_core() -> list[str]:
 
 def test_no_package_outside_the_core_writes_its_facts() -> None:
     assert literals_outside_the_core() == []
+
+
+def test_high_resolution_facts_are_botocores() -> None:
+    """The alarm periods below a minute and the storage resolution the gateway's counts use, as
+    botocore's CloudWatch model documents them (it states both in prose only)."""
+    cloudwatch = SESSION.get_service_model("cloudwatch")
+    period = cloudwatch.operation_model("PutMetricAlarm").input_shape.members["Period"].documentation
+    listed = ", ".join(str(seconds) for seconds in metrics.HIGH_RESOLUTION_PERIODS)
+    assert f"Valid values are {listed}, and any multiple of 60." in period
+    resolution = cloudwatch.shape_for("MetricDatum").members["StorageResolution"].documentation
+    assert (
+        "Valid values are 1 and 60. Setting this to 1 specifies this metric as a high-resolution metric" in resolution
+    )
+    assert metrics.HIGH_RESOLUTION == 1

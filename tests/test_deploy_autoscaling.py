@@ -72,7 +72,7 @@ def test_usage_rate_policy_as_configured(aws: Aws, tmp_path: Path, capsys: Capsy
     configuration = policies["sdxl-inf2-prod-usage-rate"]["TargetTrackingScalingPolicyConfiguration"]
     assert (configuration["TargetValue"], configuration["ScaleOutCooldown"], configuration["ScaleInCooldown"]) == (
         0.6,
-        60,
+        60,  # the default when the container counts (600 when the gateway does: docs/simulator.md)
         300,
     )
     expression = configuration["CustomizedMetricSpecification"]["Metrics"][2]["Expression"]

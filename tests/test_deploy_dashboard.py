@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from sdxl_inf2.core import metrics
-from sdxl_inf2.deploy import dashboard
+from sdxl_inf2.deploy import dashboard, surge
 from sdxl_inf2.deploy.autoscaling import usage_rate_metrics
 from sdxl_inf2.deploy.clients import Clients
 from sdxl_inf2.deploy.config import DeployConfig, load_config
@@ -28,6 +28,7 @@ URL = f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-
 STEP_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:sdxl-inf2-prod-has-backlog-without-capacity"
 METRIC_NAMES = {value for key, value in vars(metrics).items() if key.isupper() and isinstance(value, str)}
 STAT = re.compile(r"^(SampleCount|Average|Sum|Minimum|Maximum|p\d{1,2}(\.\d+)?)$")  # the body reference's stats
+DASHBOARD_PERIODS = (1, 5, 10, 30)  # below a minute, for high-resolution metrics (the body reference)
 ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")  # "The Id must start with a lowercase letter"
 SEARCH = re.compile(r"^SEARCH\('\{(?P<schema>[^}]*)\} (?P<terms>[^']*)', '(?P<stat>\w+)', (?P<period>\d+)\)$")
 GATEWAY = {"gateway.role_arn": "arn:aws:iam::123456789012:role/g", "gateway.enabled": True}
@@ -91,7 +92,8 @@ def check_alarm_widget(properties: dict[str, Any], config: DeployConfig) -> None
 
 def check_metric_widget(properties: dict[str, Any], config: DeployConfig) -> None:
     assert properties["region"] == REGION and properties["view"] in {"timeSeries", "singleValue", "gauge", "bar", "pie"}
-    assert properties["period"] % 60 == 0 and STAT.match(properties["stat"])
+    assert properties["period"] in DASHBOARD_PERIODS or properties["period"] % 60 == 0
+    assert STAT.match(properties["stat"])
     rows = properties["metrics"]
     assert 1 <= len(rows) <= 500
     ids = [options(row).get("id") for row in rows]
@@ -167,7 +169,10 @@ def test_the_usage_rate_is_the_policys_own(tmp_path: Path, changes: dict[str, An
     config = config_of(tmp_path, **{"autoscaling.usage_rate.seconds_per_image": 7.5, **changes})
     policy = {query["Id"]: query for query in usage_rate_metrics(config)}
     shown = by_id(widget(dashboard.body(config, REGION, []), "Usage rate"))
-    assert shown["e1"][0]["expression"] == policy["e1"]["Expression"] == "IF(m1 != 0, m2 / (m1 * 60 / 7.5 * 12))"
+    usage = "m2 / (m1 * 60 / 7.5 * 12)"
+    if config.surge_enabled:  # the gateway counts: the surge policy is on, and target tracking hands over to it
+        usage = f"IF(m2 >= {surge.handover(config).demand:g}, 0.75, {usage})"
+    assert shown["e1"][0]["expression"] == policy["e1"]["Expression"] == f"IF(m1 != 0, {usage})"
     for query_id in ("m1", "m2"):
         stat = policy[query_id]["MetricStat"]
         dimensions = [part for d in stat["Metric"]["Dimensions"] for part in (d["Name"], d["Value"])]
@@ -240,6 +245,21 @@ def test_capacity_and_the_instances_the_demand_needs(tmp_path: Path) -> None:
     assert widget(body, "Usage rate")["properties"]["annotations"]["horizontal"] == [
         {"label": "target 0.75", "value": 0.75}
     ]
+
+
+def test_the_surge_widget_shows_its_demand_and_threshold(tmp_path: Path) -> None:
+    assert "Surge" not in " ".join(titles(dashboard.body(config_of(tmp_path), REGION, [])))  # no surge policy
+    changes = {**CONFIGS["gateway counts"], "autoscaling.max_capacity": 100, "autoscaling.surge.period_s": 20}
+    config = config_of(tmp_path, **changes)
+    shown = widget(dashboard.body(config, REGION, []), "Surge")
+    assert shown["properties"]["period"] == 10  # a dashboard has no 20 s period: shown per 10 s
+    [row] = rows_of(shown)
+    m2 = usage_rate_metrics(config)[1]["MetricStat"]["Metric"]
+    assert row[:2] == [m2["Namespace"], m2["MetricName"]] and options(row)["period"] == 10
+    lines = shown["properties"]["annotations"]["horizontal"]
+    bands = surge.bands(config)
+    assert lines[0]["value"] == pytest.approx(bands[0].lower / 2, abs=1e-3)  # the threshold per 20 s, per 10 s
+    assert lines[-1] == {"label": "max_capacity 100", "value": pytest.approx(bands[-1].lower / 2, abs=1e-3)}
 
 
 def test_name_and_console_url(tmp_path: Path) -> None:

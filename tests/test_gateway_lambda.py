@@ -148,8 +148,9 @@ def test_demand_is_counted_on_stdout_as_emf(lambda_env: Aws, capsys: pytest.Capt
     assert [d["cache"] for d in documents] == caches
     directive = documents[0]["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "SdxlInf2" and directive["Dimensions"] == [["EndpointName", "VariantName"]]
-    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
-        name: "Count" for name in ("NumberOfInferenceRequests", "CacheHits", "CacheMisses", "CoalescedRequests")
+    assert {m["Name"]: (m["Unit"], m["StorageResolution"]) for m in directive["Metrics"]} == {
+        name: ("Count", 1)  # high resolution: the surge alarm reads them per 10 s
+        for name in ("NumberOfInferenceRequests", "CacheHits", "CacheMisses", "CoalescedRequests")
     }
     points = datapoints(documents)
     sums = {name: metric_sum(points, name, DIMENSIONS) for name in ("NumberOfInferenceRequests", "CacheHits")}

@@ -7,21 +7,26 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from sdxl_inf2.core.cache.entry import pack
-from sdxl_inf2.core.metrics import DEMAND_COUNTS
+from sdxl_inf2.core.metrics import COALESCED, DEMAND_COUNTS, HIGH_RESOLUTION
+from sdxl_inf2.deploy import surge
 from sdxl_inf2.deploy.autoscaling import usage_rate_metrics
 from sdxl_inf2.deploy.clients import Clients
 from sdxl_inf2.deploy.config import DeployConfig, load_config
-from sdxl_inf2.deploy.gateway import connect
+from sdxl_inf2.deploy.gateway import connect, gateway_settings
+from sdxl_inf2.gateway.demand import DemandMetrics
 from tests.aws import Aws, assert_one_line_error, cli, write_config
 from tests.conftest import ServerFactory
 from tests.emf import datapoints, wait_metrics
 from tests.gateway_support import CACHE, CACHE_BUCKET, CACHE_PREFIX, publish_card
 from tests.server import FAKE
+
+if TYPE_CHECKING:
+    from types_boto3_cloudwatch import CloudWatchClient
 
 GATEWAY = {"role_arn": "arn:aws:iam::123456789012:role/sdxl-inf2-gateway"}
 
@@ -76,6 +81,29 @@ def test_the_container_leaves_the_counts_to_the_gateway(
     assert emitted.isdisjoint(DEMAND_COUNTS) and "ImagesGenerated" in emitted
     read = usage_rate_metrics(config)[1]["MetricStat"]["Metric"]["MetricName"]
     assert read in DEMAND_COUNTS and read not in emitted  # the gateway's alone
+
+
+class RecordedCalls:
+    """A CloudWatch client that only records PutMetricData's arguments."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def put_metric_data(self, **arguments: Any) -> None:
+        self.calls.append(arguments)
+
+
+def test_the_counts_are_stored_at_high_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The surge alarm reads them per 10 s, which CloudWatch allows only for StorageResolution 1."""
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    config = gateway_config(tmp_path)
+    recorded = RecordedCalls()
+    DemandMetrics(gateway_settings(config), cast("CloudWatchClient", recorded)).count("miss", "id-1")
+    [call] = recorded.calls
+    assert {datum["MetricName"]: datum["StorageResolution"] for datum in call["MetricData"]} == {
+        name: HIGH_RESOLUTION for name in (*DEMAND_COUNTS, COALESCED)
+    }
+    assert surge.alarm_request(config, "arn")["Period"] < 60 and config.surge_enabled
 
 
 def test_who_counts(tmp_path: Path) -> None:

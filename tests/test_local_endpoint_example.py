@@ -3,7 +3,7 @@ instance as the config says): the local account gets the roles the config names,
 gateway's function with its role; `sdxl-inf2 invoke` renders a seeded request once and answers the
 repeat from S3 without uploading it; `sdxl-inf2 gateway serve` queues a miss and answers the hit; and
 the gateway's demand counts are in the local CloudWatch, the only request counts there (the container's
-are off when the gateway counts)."""
+are off when the gateway counts); deploy put the surge policy and the dashboard, and teardown removes them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -20,6 +21,7 @@ import requests
 from sdxl_inf2.core import metrics
 from sdxl_inf2.deploy.config import load_config
 from sdxl_inf2.deploy.iam import execution_role_policy, gateway_role_policy
+from sdxl_inf2.deploy.naming import dashboard_name, policy_name, surge_alarm_name
 from tests.aws import EXAMPLE, cli
 from tests.local_stack import LocalStack, boto3_pointed_at
 from tests.server import BIN, ROOT
@@ -134,3 +136,38 @@ def test_gateway_serve_queues_the_miss_and_answers_the_hit(stack: LocalStack) ->
         process.wait(30)
     assert demand(metrics.REQUESTS) == before[metrics.REQUESTS] + 2
     assert demand(metrics.CACHE_HITS) == before[metrics.CACHE_HITS] + 1
+
+
+def scaling_policies() -> dict[str, Any]:
+    found = boto3.client("application-autoscaling").describe_scaling_policies(ServiceNamespace="sagemaker")
+    return {policy["PolicyName"]: policy for policy in found["ScalingPolicies"]}
+
+
+def alarms() -> dict[str, Any]:
+    return {alarm["AlarmName"]: alarm for alarm in boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+
+
+def dashboards() -> list[str]:
+    return [entry["DashboardName"] for entry in boto3.client("cloudwatch").list_dashboards()["DashboardEntries"]]
+
+
+def test_deploy_made_the_surge_policy_and_the_dashboard(stack: LocalStack) -> None:
+    """The example counts demand at its gateway, so deploy puts the surge policy: ExactCapacity bands on
+    an alarm of 30 s or less that fires it, beside target tracking; and the campaign dashboard."""
+    assert CONFIG.surge_enabled
+    surge = scaling_policies()[policy_name(CONFIG, "surge")]
+    step = surge["StepScalingPolicyConfiguration"]
+    assert surge["PolicyType"] == "StepScaling" and step["AdjustmentType"] == "ExactCapacity"
+    assert 1 <= len(step["StepAdjustments"]) <= 20
+    alarm = alarms()[surge_alarm_name(CONFIG)]
+    assert alarm["Period"] <= 30 and alarm["AlarmActions"] == [surge["PolicyARN"]]
+    assert alarm["MetricName"] == metrics.CACHE_MISSES and alarm["Namespace"] == CONFIG.container_metric_namespace
+    assert dashboard_name(CONFIG, REGION) in dashboards()
+
+
+def test_teardown_removes_the_surge_policy_and_the_dashboard(stack: LocalStack, capsys: Capsys) -> None:
+    """Last in this module: it takes the example's deployment down."""
+    run = cli(capsys, "teardown", str(EXAMPLE))
+    assert run.code == 0, run.err
+    assert policy_name(CONFIG, "surge") not in scaling_policies() and surge_alarm_name(CONFIG) not in alarms()
+    assert dashboard_name(CONFIG, REGION) not in dashboards()

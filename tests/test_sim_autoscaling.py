@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from sdxl_inf2.deploy import autoscaling
+from sdxl_inf2.deploy import surge as deploy_surge
 from sdxl_inf2.deploy.config import load_config
 from sdxl_inf2.simulator.capacity import Proposal, ScalableTarget, winner
 from sdxl_inf2.simulator.cloudwatch import Metrics
 from sdxl_inf2.simulator.errors import SimulationError
 from sdxl_inf2.simulator.policies import AlarmShape, TargetTracking, proportional, step_scaling, target_tracking
 from sdxl_inf2.simulator.run import BACKLOG_PER_INSTANCE, WITHOUT_CAPACITY
-from sdxl_inf2.simulator.scenario import MONDAY, RequestCount, policy_spec
+from sdxl_inf2.simulator.scenario import MONDAY, RequestCount, policy_spec, with_counting
 from sdxl_inf2.simulator.schedule import UTC, cron_matcher, firing_rule
 from tests.aws import EXAMPLE, write_config
 
@@ -196,10 +197,17 @@ def test_bad_schedules_are_one_line_errors(schedule: str, timezone: str | None, 
 
 def test_the_policies_come_from_deploys_builders() -> None:
     config = load_config(EXAMPLE)
+    assert config.surge_enabled  # the example counts demand at its gateway: the surge is on
+    surge_off = with_counting(config, "gateway", surge=False)
     demand = policy_spec(config, "usage-rate-demand", RequestCount("gateway"), MONDAY)
-    assert demand.target_tracking == autoscaling.usage_rate_policy(config)
-    assert demand.step == autoscaling.step_policy(config)
-    assert demand.alarm == autoscaling.alarm_request(config, autoscaling.STEP_POLICY_ARN)
+    assert demand.target_tracking == autoscaling.usage_rate_policy(surge_off)
+    scale_from_zero = (autoscaling.step_policy(config), autoscaling.alarm_request(config, autoscaling.STEP_POLICY_ARN))
+    assert list(demand.steps) == [scale_from_zero]
+    surge = policy_spec(config, "surge", RequestCount("gateway"), MONDAY)
+    assert surge.target_tracking == autoscaling.usage_rate_policy(config)  # as deploy builds it, handover included
+    surge_step = (deploy_surge.policy_request(config), deploy_surge.alarm_request(config, autoscaling.STEP_POLICY_ARN))
+    assert list(surge.steps) == [scale_from_zero, surge_step]
+    assert surge.request_count == demand.request_count
     assert [a.name for a in demand.schedules] == [
         r["ScheduledActionName"] for r in autoscaling.schedule_requests(config)
     ]

@@ -47,12 +47,12 @@ def test_prints_the_table_and_writes_the_json_and_the_plot(capsys: Capsys, tmp_p
     )
     assert run.code == 0, run.err
     header = run.out.splitlines()[1]
-    assert header.split() == ["usage-rate-container", "usage-rate-demand", "backlog"]
+    assert header.split() == ["usage-rate-container", "usage-rate-demand", "surge", "backlog"]
     assert "time to result p95 (s)" in run.out and "cost per image (USD)" in run.out
     assert "implied by the reference case" in run.out  # the `cost` command's price
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     document = json.loads(out_json.read_text())
-    assert set(document["policies"]) == {"usage-rate-container", "usage-rate-demand", "backlog"}
+    assert set(document["policies"]) == {"usage-rate-container", "usage-rate-demand", "surge", "backlog"}
     for name, result in document["policies"].items():
         assert set(result) >= JSON_FIELDS, name
         assert result["completed"] + result["expired"] == result["requests"]
@@ -60,7 +60,7 @@ def test_prints_the_table_and_writes_the_json_and_the_plot(capsys: Capsys, tmp_p
         assert result["p50_s"] <= result["p95_s"] <= result["p99_s"] <= result["max_s"]
         assert 1 <= result["peak_instances"] <= 20
     assert document["inputs"]["fleet"]["max_capacity"] == 20
-    assert "simulate: backlog (3/3)" in run.err  # the progress line
+    assert "simulate: backlog (4/4)" in run.err  # the progress line
 
 
 def test_the_same_seed_gives_the_same_json(capsys: Capsys, tmp_path: Path) -> None:
@@ -123,6 +123,7 @@ def test_policy_none_keeps_the_initial_capacity(capsys: Capsys, tmp_path: Path) 
         (["--workers", "0"], ["--workers must be at least 1"]),
         (["--launch-s", "-5"], ["--launch-s must not be negative"]),
         (["--metric-lag-s", "-1"], ["--metric-lag-s must not be negative"]),
+        (["--high-resolution-lag-s", "-1"], ["--high-resolution-lag-s must not be negative"]),
         (["--low-alarm-ratio", "1.5"], ["--low-alarm-ratio"]),
         (["--start", "monday"], ["--start monday"]),
         (["--json", "/nonexistent/dir/out.json"], ["/nonexistent/dir/out.json: cannot write"]),
@@ -131,6 +132,16 @@ def test_policy_none_keeps_the_initial_capacity(capsys: Capsys, tmp_path: Path) 
 def test_bad_input_is_one_line(capsys: Capsys, args: list[str], words: list[str]) -> None:
     trace = [] if "--trace" in args else ["--trace", "steady:1:2"]
     assert_one_line_error(cli(capsys, "simulate", str(EXAMPLE), *trace, *args), *words)
+
+
+def test_the_surge_is_sized_for_the_simulated_maximum(capsys: Capsys, tmp_path: Path) -> None:
+    """--max is the config's max_capacity for the policies deploy would build: the surge's top band."""
+    args = ["--trace", "spike:60:12000:30:30:120", "--policy", "surge", "--max", "250"]
+    surge = simulate_json(capsys, tmp_path, str(EXAMPLE), *args)[1]["surge"]
+    assert 200 <= surge["peak_instances"] < 250  # the example's own max_capacity is 4
+    assert json.loads((tmp_path / "out.json").read_text())["inputs"]["observation"]["high_resolution_lag_s"] == 10
+    slower = simulate_json(capsys, tmp_path, str(EXAMPLE), *args, "--high-resolution-lag-s", "40")[1]["surge"]
+    assert slower["p95_s"] > surge["p95_s"]  # the surge's datapoints reach its alarm later
 
 
 def test_a_bad_csv_line_is_named(capsys: Capsys, tmp_path: Path) -> None:

@@ -10,11 +10,12 @@ import pytest
 from sdxl_inf2.deploy import autoscaling
 from sdxl_inf2.deploy.config import load_config
 from sdxl_inf2.deploy.metric_math import MetricMathError, compile_expression
+from sdxl_inf2.deploy.sizing import requests_metric
 from sdxl_inf2.simulator.cloudwatch import Alarm, Metrics, State, judge, metric_math, single_metric
 from sdxl_inf2.simulator.errors import SimulationError
 from sdxl_inf2.simulator.run import INSTANCES, requests_key
 from sdxl_inf2.simulator.scenario import PolicySpec
-from tests.aws import EXAMPLE, write_config
+from tests.aws import write_config
 
 MISSING = None
 
@@ -61,9 +62,9 @@ def test_if_follows_the_user_guides_table(
     assert compile_expression("IF(m1, m2, 5)", ids).evaluate(values) == with_scalar
 
 
-def test_the_usage_rate_expression_deploy_writes() -> None:
+def test_the_usage_rate_expression_deploy_writes(tmp_path: Path) -> None:
     """Read from deploy's own policy request: no datapoint at zero instances, 0 when no request came."""
-    policy = autoscaling.usage_rate_policy(load_config(EXAMPLE))
+    policy = autoscaling.usage_rate_policy(load_config(write_config(tmp_path)))
     queries = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]["Metrics"]
     expression = compile_expression(queries[-1]["Expression"], {"m1", "m2"})
     assert expression.text == "IF(m1 != 0, m2 / (m1 * 60 / 10 * 12))"
@@ -78,7 +79,7 @@ def test_the_expression_follows_the_config(tmp_path: Path) -> None:
     queries = autoscaling.usage_rate_policy(config)["TargetTrackingScalingPolicyConfiguration"][
         "CustomizedMetricSpecification"
     ]["Metrics"]
-    spec = PolicySpec("usage-rate-container", config.container_metric_namespace, autoscaling.requests_metric(config))
+    spec = PolicySpec("usage-rate-container", config.container_metric_namespace, requests_metric(config))
     metrics = Metrics({INSTANCES: 0.0, requests_key(spec): 0.0})
     query = metric_math(metrics, queries)
     metrics.publish(INSTANCES, 0, 1.0)
@@ -104,16 +105,16 @@ def test_expressions_outside_the_subset_are_one_line_errors(text: str, problem: 
 
 def test_a_metric_the_simulator_does_not_publish_is_named() -> None:
     metrics = Metrics({INSTANCES: 0.0})
-    with pytest.raises(SimulationError, match=r"AWS/SageMaker/ModelLatency \(Average\), which is not modelled"):
+    with pytest.raises(SimulationError, match=r"ModelLatency \(Average\) per 60 s, which is not modelled"):
         single_metric(metrics, ("AWS/SageMaker", "ModelLatency", "Average"))
 
 
 def test_a_datapoint_is_seen_after_its_minute_ends_plus_the_lag() -> None:
     metrics = Metrics({INSTANCES: 60.0})
     query = single_metric(metrics, INSTANCES)
-    assert query.latest_minute(119.0) == -1  # minute 0 ends at 60, seen from 120
-    assert query.latest_minute(120.0) == 0
-    assert query.latest_minute(200.0) == 1
+    assert query.latest_index(119.0) == -1  # minute 0 ends at 60, seen from 120
+    assert query.latest_index(120.0) == 0
+    assert query.latest_index(200.0) == 1
 
 
 # The User Guide's tables ("How alarm state is evaluated when data is missing"): 5 datapoints

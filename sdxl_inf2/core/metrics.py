@@ -15,6 +15,8 @@ An artifact of several variants adds (EndpointName, VariantName, Variant) to bot
 
 from __future__ import annotations
 
+from typing import Final
+
 NAMESPACE = "SdxlInf2"  # default of SDXL_METRICS_NAMESPACE and SDXL_GATEWAY_METRICS_NAMESPACE
 ENDPOINT_DIMENSION = "EndpointName"
 VARIANT_DIMENSION = "VariantName"
@@ -43,6 +45,14 @@ DEMAND_COUNTS = (REQUESTS, CACHE_HITS, CACHE_MISSES)
 
 COUNT, MILLISECONDS = "Count", "Milliseconds"
 
+# The gateway's demand counts are stored at high resolution (PutMetricData's and EMF's
+# StorageResolution 1): the surge alarm reads them per 10 s (deploy/surge.py), the usage-rate policy
+# per minute, from the same datapoints. The container's counts stay at one minute (the default, 60).
+HIGH_RESOLUTION = 1
+# The alarm periods below a minute, allowed only on high-resolution metrics (botocore's
+# PutMetricAlarm Period: "Valid values are 10, 20, 30, and any multiple of 60").
+HIGH_RESOLUTION_PERIODS = (10, 20, 30)
+
 
 def request_counts(cache: str) -> dict[str, int]:
     """One inference request's counts, whichever side counts it; `cache` is hit, miss, coalesced (a
@@ -68,7 +78,7 @@ SWITCH_SETTING = "SDXL_METRICS"  # "off" stops the container's metrics
 REQUEST_COUNTS_SETTING = "SDXL_METRICS_REQUEST_COUNTS"  # "off": the gateway counts requests instead
 # Sum, not the reference case's SampleCount: equal while each datapoint is one request, and still right if
 # the container ever emits batched counts.
-REQUESTS_STAT = "Sum"
+REQUESTS_STAT: Final = "Sum"
 
 # Published by SageMaker for every endpoint instance, one-minute resolution. The SampleCount of
 # CPUUtilization over a minute is the number of live instances.

@@ -9,15 +9,19 @@ derivation) or AWS's ApproximateBacklogSizePerInstance; switching removes the ot
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sdxl_inf2.core import metrics
 
+from . import surge
 from .clients import Clients
-from .config import Autoscaling, DeployConfig, Schedule
+from .config import DeployConfig
 from .errors import DeployConfigError
-from .naming import SCALABLE_DIMENSION, alarm_name, policy_name, resource_id
+from .naming import SCALABLE_DIMENSION, SERVICE, alarm_name, policy_name, policy_target, resource_id, surge_alarm_name
 from .say import say
+from .scaling_config import SCALE_OUT_COOLDOWN_S, Autoscaling, Schedule
+from .sizing import demand_metric, throughput
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.type_defs import (
@@ -32,9 +36,9 @@ if TYPE_CHECKING:
     )
     from types_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef
 
-SERVICE: Final = "sagemaker"
-POLICY_KINDS = ("usage-rate", "backlog", "scale-from-zero")
-STEP_POLICY_ARN = "<PolicyARN returned by put_scaling_policy for the step policy>"  # shown by `plan`
+POLICY_KINDS = ("usage-rate", "backlog", "scale-from-zero", surge.KIND)
+AlarmRequest = Callable[[str], "PutMetricAlarmInputTypeDef"]  # the alarm that fires a step policy, given its ARN
+STEP_POLICY_ARN = "<PolicyARN returned by put_scaling_policy for this step policy>"  # shown by `plan`
 
 
 def settings(config: DeployConfig) -> Autoscaling:
@@ -60,58 +64,60 @@ def capacity_expression(instances: str, seconds_per_image: float, workers_per_in
     return f"{instances} * 60 / {seconds_per_image:g} * {workers_per_instance}"
 
 
-def usage_rate_expression(seconds_per_image: float, workers_per_instance: int) -> str:
+def usage_rate_expression(
+    seconds_per_image: float, workers_per_instance: int, handover: surge.Handover | None = None
+) -> str:
     """Requests per minute over what the live instances can render per minute.
 
     m1 (instances) * 60 / seconds_per_image * workers = images per minute; m2 = requests that minute.
-    With no instance (m1 = 0) the expression yields no datapoint instead of dividing by zero.
+    With no instance (m1 = 0) the expression yields no datapoint instead of dividing by zero. With
+    the surge policy, a minute whose demand reaches the surge's threshold reads the target itself:
+    the surge sizes capacity there, and target tracking neither adds to it nor takes from it
+    (surge.py, `Handover`).
     """
-    return f"IF(m1 != 0, m2 / ({capacity_expression('m1', seconds_per_image, workers_per_instance)}))"
-
-
-def requests_metric(config: DeployConfig) -> str:
-    """m2: every request (the reference case's choice), or only those that need a render (hits cost no worker time).
-    The same name whoever counts it (the container, or the gateway: `requests_counted_by`)."""
-    counts_hits = settings(config).usage_rate.count_cache_hits
-    return metrics.REQUESTS if counts_hits else metrics.CACHE_MISSES
+    usage = f"m2 / ({capacity_expression('m1', seconds_per_image, workers_per_instance)})"
+    if handover is None:
+        return f"IF(m1 != 0, {usage})"
+    return f"IF(m1 != 0, IF(m2 >= {handover.demand:g}, {handover.usage:g}, {usage}))"
 
 
 def usage_rate_metrics(config: DeployConfig) -> list[TargetTrackingMetricDataQueryTypeDef]:
-    expression = usage_rate_expression(settings(config).usage_rate.seconds_per_image, config.workers)
-    instances = (metrics.INSTANCE_NAMESPACE, metrics.INSTANCE_COUNT_METRIC, metrics.INSTANCE_COUNT_STAT)
-    requests = (config.container_metric_namespace, requests_metric(config), metrics.REQUESTS_STAT)
-    # m1 is SageMaker's, dimensioned by the real names; m2 by whatever the container (and the gateway,
-    # given the same values) was told to emit
-    env = config.container_environment
-    container_names = (env[metrics.ENDPOINT_SETTING], env[metrics.VARIANT_SETTING])
+    rendered = throughput(config)
+    handover = surge.handover(config) if config.surge_enabled else None
+    expression = usage_rate_expression(rendered.seconds_per_image, rendered.workers, handover)
+    # m1 is SageMaker's, dimensioned by the real names; m2 the demand count, wherever it is emitted
+    dimensions: list[TargetTrackingMetricDimensionTypeDef] = [
+        {"Name": metrics.ENDPOINT_DIMENSION, "Value": config.name},
+        {"Name": metrics.VARIANT_DIMENSION, "Value": config.variant_name},
+    ]
+    instances: TargetTrackingMetricTypeDef = {
+        "Namespace": metrics.INSTANCE_NAMESPACE,
+        "MetricName": metrics.INSTANCE_COUNT_METRIC,
+        "Dimensions": dimensions,
+    }
+    demand = demand_metric(config)
     return [
-        _metric_query("m1", *instances, (config.name, config.variant_name)),
-        _metric_query("m2", *requests, container_names),
+        {"Id": "m1", "MetricStat": {"Metric": instances, "Stat": metrics.INSTANCE_COUNT_STAT}, "ReturnData": False},
+        {"Id": "m2", "MetricStat": {"Metric": demand, "Stat": metrics.REQUESTS_STAT}, "ReturnData": False},
         {"Id": "e1", "Expression": expression, "Label": "usage rate", "ReturnData": True},  # only the last returns data
     ]
 
 
-def _metric_query(
-    query_id: str, namespace: str, name: str, stat: str, endpoint_variant: tuple[str, str]
-) -> TargetTrackingMetricDataQueryTypeDef:
-    endpoint, variant = endpoint_variant
-    dimensions: list[TargetTrackingMetricDimensionTypeDef] = [
-        {"Name": metrics.ENDPOINT_DIMENSION, "Value": endpoint},
-        {"Name": metrics.VARIANT_DIMENSION, "Value": variant},
-    ]
-    metric: TargetTrackingMetricTypeDef = {"Namespace": namespace, "MetricName": name, "Dimensions": dimensions}
-    return {"Id": query_id, "MetricStat": {"Metric": metric, "Stat": stat}, "ReturnData": False}
+def scale_out_cooldown(config: DeployConfig) -> int:
+    """The usage-rate policy's: the config's, else the default for whoever counts its demand."""
+    asked = settings(config).usage_rate.scale_out_cooldown_s
+    return SCALE_OUT_COOLDOWN_S[config.requests_counted_by] if asked is None else asked
 
 
 def usage_rate_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
     rate = settings(config).usage_rate
     return {
-        **_policy_target(config, "usage-rate"),
+        **policy_target(config, "usage-rate"),
         "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": {
             "CustomizedMetricSpecification": {"Metrics": usage_rate_metrics(config)},
             "TargetValue": rate.target_value,
-            "ScaleOutCooldown": rate.scale_out_cooldown_s,
+            "ScaleOutCooldown": scale_out_cooldown(config),
             "ScaleInCooldown": rate.scale_in_cooldown_s,
             "DisableScaleIn": False,
         },
@@ -127,7 +133,7 @@ def backlog_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
         "Statistic": "Average",
     }
     return {
-        **_policy_target(config, "backlog"),
+        **policy_target(config, "backlog"),
         "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": {
             "CustomizedMetricSpecification": metric,
@@ -140,7 +146,7 @@ def backlog_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
 
 def step_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
     return {
-        **_policy_target(config, "scale-from-zero"),
+        **policy_target(config, "scale-from-zero"),
         "PolicyType": "StepScaling",
         "StepScalingPolicyConfiguration": {
             "AdjustmentType": "ChangeInCapacity",
@@ -149,15 +155,6 @@ def step_policy(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
             # From the alarm threshold (1) upwards: add one instance.
             "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
         },
-    }
-
-
-def _policy_target(config: DeployConfig, kind: str) -> PutScalingPolicyRequestTypeDef:
-    return {
-        "PolicyName": policy_name(config, kind),
-        "ServiceNamespace": SERVICE,
-        "ResourceId": resource_id(config),
-        "ScalableDimension": SCALABLE_DIMENSION,
     }
 
 
@@ -227,14 +224,36 @@ def apply(clients: Clients, config: DeployConfig) -> None:
     _prune(clients, config, policies, {s["ScheduledActionName"] for s in schedules})
 
 
+def step_policies(config: DeployConfig) -> list[tuple[PutScalingPolicyRequestTypeDef, AlarmRequest]]:
+    """The step policies the config asks for, each with the alarm request that fires it (given its ARN)."""
+    found: list[tuple[PutScalingPolicyRequestTypeDef, AlarmRequest]] = []
+    if settings(config).scale_from_zero.enabled:
+        found.append((step_policy(config), lambda arn: alarm_request(config, arn)))
+    if config.surge_enabled:
+        found.append((surge.policy_request(config), lambda arn: surge.alarm_request(config, arn)))
+    return found
+
+
+def every_alarm_name(config: DeployConfig) -> list[str]:
+    """Every alarm deploy may have created under a name of its own, configured now or not (teardown, prune)."""
+    return [alarm_name(config), surge_alarm_name(config)]
+
+
+def owned_alarm_names(config: DeployConfig) -> list[str]:
+    """The alarms deploy creates under names of its own (the managed target-tracking ones are found)."""
+    if not config.scaling_enabled:
+        return []
+    return [alarm(STEP_POLICY_ARN)["AlarmName"] for _, alarm in step_policies(config)]
+
+
 def _put_policies(clients: Clients, config: DeployConfig) -> set[str]:
-    """The target-tracking policy, and the step policy with the alarm that fires it; returns their names."""
+    """The target-tracking policy, and each step policy with the alarm that fires it; returns their names."""
     wanted = [target_tracking_policy(config)]
     clients.autoscaling.put_scaling_policy(**wanted[0])
-    if settings(config).scale_from_zero.enabled:
-        wanted.append(step_policy(config))
-        arn = clients.autoscaling.put_scaling_policy(**wanted[1])["PolicyARN"]
-        clients.cloudwatch.put_metric_alarm(**alarm_request(config, arn))
+    for policy, alarm in step_policies(config):
+        arn = clients.autoscaling.put_scaling_policy(**policy)["PolicyARN"]
+        clients.cloudwatch.put_metric_alarm(**alarm(arn))
+        wanted.append(policy)
     say(f"policies: {', '.join(p['PolicyName'] for p in wanted)}")
     return {p["PolicyName"] for p in wanted}
 
@@ -243,15 +262,16 @@ def _prune(clients: Clients, config: DeployConfig, policies: set[str], schedules
     ours = {policy_name(config, kind) for kind in POLICY_KINDS}
     for name in sorted((ours & set(_policy_names(clients, config))) - policies):
         _delete_policy(clients, config, name)
-    if policy_name(config, "scale-from-zero") not in policies:
-        clients.cloudwatch.delete_alarms(AlarmNames=[alarm_name(config)])
+    unwanted = set(every_alarm_name(config)) - set(owned_alarm_names(config))
+    if unwanted:
+        clients.cloudwatch.delete_alarms(AlarmNames=sorted(unwanted))
     for name in sorted(set(_schedule_names(clients, config)) - schedules):
         _delete_schedule(clients, config, name)
 
 
 def remove(clients: Clients, config: DeployConfig) -> None:
-    """Alarm, policies, schedules, then the scalable target: the reverse of `apply`."""
-    clients.cloudwatch.delete_alarms(AlarmNames=[alarm_name(config)])
+    """Alarms, policies, schedules, then the scalable target: the reverse of `apply`."""
+    clients.cloudwatch.delete_alarms(AlarmNames=every_alarm_name(config))
     for name in _policy_names(clients, config):
         _delete_policy(clients, config, name)
     for name in _schedule_names(clients, config):

@@ -8,12 +8,11 @@ Unknown keys are errors, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import Field, StringConstraints, ValidationError, model_validator
 
 from sdxl_inf2.core import metrics, sagemaker
 from sdxl_inf2.core.cache import CACHE_S3_SETTING
@@ -29,6 +28,8 @@ from sdxl_inf2.core.workers import instance_cores
 from sdxl_inf2.gateway.settings import CARD_TTL_S, CardTtlSeconds
 
 from .errors import DeployConfigError
+from .scaling_config import Autoscaling
+from .sections import Section
 
 CONFIG_WORDS = {"extra_forbidden": "unknown key", "missing": "required key is missing"}
 _HINTS: dict[str, str] = {}  # pattern -> what a user should write instead
@@ -97,14 +98,10 @@ _CONCURRENCY = sagemaker.max_concurrent_invocations()
 MAX_ENVIRONMENT = 16
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class Notifications(Section):
     success_topic: Topic | None = None
     error_topic: Topic | None = None
-    include_inference_response_in: list[Literal["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]] = []
+    include_inference_response_in: list[Literal["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]] = Field([])
     queue: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,80}$")] | None = None
 
     @model_validator(mode="after")
@@ -127,61 +124,6 @@ class Registry(Section):
     group: EntityName
     description: str = Field("", max_length=1024)
     approve: bool = False
-
-
-class UsageRate(Section):
-    seconds_per_image: float = Field(10.0, gt=0, le=3600)
-    target_value: float = Field(0.75, gt=0, le=10)
-    scale_out_cooldown_s: int = Field(60, ge=0, le=86400)
-    scale_in_cooldown_s: int = Field(120, ge=0, le=86400)
-    # Who counts the requests the policy reads; None: the gateway when it is enabled, else the container.
-    requests_from: Literal["gateway", "container"] | None = None
-    # Count cache hits as demand (the reference case's choice)? A hit costs no worker time, so by default not.
-    count_cache_hits: bool = False
-
-
-class Backlog(Section):
-    target_value: float = Field(5.0, gt=0)
-    scale_out_cooldown_s: int = Field(300, ge=0, le=86400)
-    scale_in_cooldown_s: int = Field(600, ge=0, le=86400)
-
-
-class ScaleFromZero(Section):
-    enabled: bool = True
-    cooldown_s: int = Field(300, ge=0, le=86400)
-
-
-class Schedule(Section):
-    name: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,200}$")]
-    schedule: Annotated[str, StringConstraints(pattern=r"^(cron|at|rate)\(.+\)$")]
-    timezone: str | None = None
-    min_capacity: int | None = Field(None, ge=0)
-    max_capacity: int | None = Field(None, ge=0)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-
-    @model_validator(mode="after")
-    def _sets_a_bound(self) -> Schedule:
-        if self.min_capacity is None and self.max_capacity is None:
-            raise ValueError("min_capacity: set min_capacity, max_capacity or both")
-        return self
-
-
-class Autoscaling(Section):
-    enabled: bool = True
-    min_capacity: int = Field(0, ge=0)
-    max_capacity: int = Field(ge=1)
-    policy: Literal["usage-rate", "backlog"] = "usage-rate"
-    usage_rate: UsageRate = UsageRate()
-    backlog: Backlog = Backlog()
-    scale_from_zero: ScaleFromZero = ScaleFromZero()
-    schedules: list[Schedule] = []
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Autoscaling:
-        if self.min_capacity > self.max_capacity:
-            raise ValueError(f"min_capacity: {self.min_capacity} is above max_capacity {self.max_capacity}")
-        return self
 
 
 class Wait(Section):
@@ -223,7 +165,7 @@ class DeployConfig(Section):
     model_data_download_timeout_s: DownloadSeconds = 1200
     inference_ami_version: str | None = None
     environment: dict[str, str] = Field({}, max_length=MAX_ENVIRONMENT)
-    tags: dict[str, str] = {}
+    tags: dict[str, str] = Field({})
     # Absent: a real-time endpoint (no AsyncInferenceConfig), answered by InvokeEndpoint only.
     async_inference: AsyncInference | None = None
     registry: Registry | None = None
@@ -282,6 +224,20 @@ class DeployConfig(Section):
             raise ValueError(
                 f"environment: {metrics.SWITCH_SETTING}=off leaves the usage-rate policy without its metric "
                 "(the container's request counts); use autoscaling.policy: backlog, a gateway, or turn the metrics on"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _surge_has_its_metric(self) -> DeployConfig:
+        scaling = self.autoscaling
+        if scaling is None or scaling.surge.enabled is not True:
+            return self
+        if scaling.policy != "usage-rate":
+            raise ValueError("autoscaling.surge.enabled: needs autoscaling.policy usage-rate (it sizes with it)")
+        if self.requests_counted_by != "gateway":
+            raise ValueError(
+                "autoscaling.surge.enabled: needs demand counted at arrival (an enabled gateway, and "
+                "autoscaling.usage_rate.requests_from gateway or empty): the container's counts are per minute"
             )
         return self
 
@@ -357,6 +313,15 @@ class DeployConfig(Section):
         """Who emits the request counts the usage-rate policy reads (never both)."""
         asked = self.autoscaling.usage_rate.requests_from if self.autoscaling else None
         return asked or ("gateway" if self.gateway_enabled else "container")
+
+    @property
+    def surge_enabled(self) -> bool:
+        """The surge policy (deploy/surge.py): on by default when the gateway counts demand as it
+        arrives for the usage-rate policy, unless `autoscaling.surge.enabled` is false."""
+        scaling = self.autoscaling
+        if scaling is None or not scaling.enabled or scaling.surge.enabled is False:
+            return False
+        return scaling.policy == "usage-rate" and self.requests_counted_by == "gateway"
 
     @property
     def cache_s3_uri(self) -> str | None:

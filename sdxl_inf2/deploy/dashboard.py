@@ -6,7 +6,7 @@ Every metric name comes from sdxl_inf2/core/metrics.py, and the container's metr
 namespace and dimensions of the usage-rate policy's own demand query (m2), so the dashboard looks
 where the emitters write; the capacity and the usage rate are the policy's own expressions.
 
-A widget is one function in WIDGETS; an alarm deploy creates goes in `owned_alarm_names`.
+A widget is one function in WIDGETS; an alarm deploy creates is one of autoscaling.py's `step_policies`.
 SageMaker publishes no metric of the desired instance count; docs/deploy.md ("The campaign
 dashboard") says what the dashboard cannot show and why.
 """
@@ -23,11 +23,13 @@ from botocore.exceptions import ClientError
 
 from sdxl_inf2.core import metrics
 
-from . import autoscaling
+from . import autoscaling, surge
 from .clients import Clients, describe_or_none, is_missing
-from .config import Autoscaling, DeployConfig, UsageRate
-from .naming import SCALABLE_DIMENSION, alarm_name, arn, dashboard_name, policy_name, resource_id
+from .config import DeployConfig
+from .naming import SCALABLE_DIMENSION, SERVICE, arn, dashboard_name, policy_name, resource_id
 from .say import say
+from .scaling_config import Autoscaling, UsageRate
+from .sizing import throughput
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.type_defs import (
@@ -44,6 +46,7 @@ Builder = Callable[["Board"], "Widget | None"]
 # of instances only per minute, and capacity is per minute. With periodOverride "inherit" a longer
 # time range keeps these periods instead of widening them.
 PERIOD = 60
+SURGE_PERIOD = 10  # the surge widget's: the finest period a dashboard and an alarm share
 GRID = 24  # columns of the dashboard grid
 WIDTH, HEIGHT = 12, 6  # two graphs a row
 START = "-PT3H"  # the time range shown when the dashboard opens
@@ -136,8 +139,9 @@ def demand_and_capacity(board: Board) -> Widget | None:
     else:  # the policy reads only the requests that need a render
         rows += [board.container_row(metrics.REQUESTS, "arrivals", label=requests)]
         rows += [board.policy_row("m2", label=f"demand the policy reads ({demand})")]
-    capacity = autoscaling.capacity_expression("m1", rate.seconds_per_image, config.workers)
-    label = f"capacity: in service * {config.workers} workers * 60 / {rate.seconds_per_image:g} s per image"
+    rendered = throughput(config)
+    capacity = autoscaling.capacity_expression("m1", rendered.seconds_per_image, rendered.workers)
+    label = f"capacity: in service * {rendered.workers} workers * 60 / {rendered.seconds_per_image:g} s per image"
     rows.append(expression_row("capacity", capacity, label=label))
     return graph(board, "Demand and capacity", rows, "requests per minute")
 
@@ -159,7 +163,8 @@ def instances(board: Board) -> Widget:
     scaling, lines = board.config.autoscaling, []
     if scaling is not None and scaling.enabled:
         rate = scaling.usage_rate
-        one = autoscaling.capacity_expression("1", rate.seconds_per_image, board.config.workers)
+        rendered = throughput(board.config)
+        one = autoscaling.capacity_expression("1", rendered.seconds_per_image, rendered.workers)
         needed = f"m2 / ({one}) / {rate.target_value:g}"
         rows.append(board.policy_row("m2", visible=False))
         rows.append(expression_row("needed", needed, label=f"needed at target {rate.target_value:g}"))
@@ -174,6 +179,26 @@ def scaling_alarms(board: Board) -> Widget | None:
         return None
     properties = {"title": "Scaling alarms", "alarms": list(board.alarm_arns[:100]), "sortBy": "stateUpdatedTimestamp"}
     return {"type": "alarm", "width": WIDTH, "height": HEIGHT, "properties": properties}
+
+
+def surge_demand(board: Board) -> Widget | None:
+    """The demand the surge alarm reads, at high resolution, against its threshold. Shown per 10 s
+    whatever the alarm's period: a dashboard takes 1, 5, 10, 30 or a multiple of 60 s, not 20."""
+    config = board.config
+    if not config.surge_enabled:
+        return None
+    period = surge.settings(config).period_s
+    rows = [board.policy_row("m2", label=f"demand per {SURGE_PERIOD} s (high resolution)", period=SURGE_PERIOD)]
+    per_shown = SURGE_PERIOD / period
+    bands = surge.bands(config)
+    lines = [
+        {"label": f"surge starts: {bands[0].capacity} instances", "value": round(bands[0].lower * per_shown, 3)},
+        {"label": f"max_capacity {bands[-1].capacity}", "value": round(bands[-1].lower * per_shown, 3)},
+    ]
+    title = f"Surge: demand per {SURGE_PERIOD} s (its alarm: {period} s x {surge.settings(config).datapoints})"
+    return graph(
+        board, title, rows, f"requests per {SURGE_PERIOD} s", period=SURGE_PERIOD, annotations={"horizontal": lines}
+    )
 
 
 def backlog(board: Board) -> Widget | None:
@@ -230,6 +255,7 @@ WIDGETS: tuple[Builder, ...] = (
     usage_rate,
     instances,
     scaling_alarms,
+    surge_demand,
     backlog,
     time_to_result,
     images_generated,
@@ -267,27 +293,21 @@ def console_url(config: DeployConfig, region: str) -> str:
     return CONSOLE.format(region=region, name=dashboard_name(config, region))
 
 
-def owned_alarm_names(config: DeployConfig) -> list[str]:
-    """The alarms deploy creates under names of its own (the managed target-tracking ones are found)."""
-    scaling = config.autoscaling
-    return [alarm_name(config)] if scaling and scaling.enabled and scaling.scale_from_zero.enabled else []
-
-
 def planned_alarm_arns(config: DeployConfig, region: str) -> list[str]:
     """For `plan`: the alarms deploy names itself (the target-tracking ones get names only when created)."""
-    return [arn(config, "cloudwatch", region, f"alarm:{name}") for name in owned_alarm_names(config)]
+    return [arn(config, "cloudwatch", region, f"alarm:{name}") for name in autoscaling.owned_alarm_names(config)]
 
 
 def alarm_arns(clients: Clients, config: DeployConfig) -> list[str]:
     """This deployment's scaling alarms that exist now: its own, then the target-tracking policy's."""
-    names = owned_alarm_names(config)
+    names = autoscaling.owned_alarm_names(config)
     owned = clients.cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"] if names else []
     found = [alarm["AlarmArn"] for alarm in owned if "AlarmArn" in alarm]
     if not config.scaling_enabled:
         return found
     ours = {policy_name(config, kind) for kind in autoscaling.POLICY_KINDS}
     policies = clients.autoscaling.describe_scaling_policies(
-        ServiceNamespace=autoscaling.SERVICE, ResourceId=resource_id(config), ScalableDimension=SCALABLE_DIMENSION
+        ServiceNamespace=SERVICE, ResourceId=resource_id(config), ScalableDimension=SCALABLE_DIMENSION
     )["ScalingPolicies"]
     managed = [a["AlarmARN"] for p in policies if p["PolicyName"] in ours for a in p.get("Alarms", [])]
     return found + managed

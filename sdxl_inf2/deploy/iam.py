@@ -139,7 +139,8 @@ def _kms(key_arn: str) -> Statement:
 def gateway_role_policy(config: DeployConfig, region: str) -> dict[str, Any]:
     """The gateway function's role: read the cache tier (entries, model card, its own claims and records)
     and write only its own state; upload request bodies; read results; queue on this endpoint only;
-    count demand in the container's namespace; its own log group (EMF metrics travel through it)."""
+    count demand in the container's namespace (at high resolution for the surge alarm, which needs no
+    other permission); its own log group (EMF metrics travel through it)."""
     settings, uri = config.async_settings("the gateway"), config.cache_s3_uri or ""
     cache, state = _s3_object_arn(config, _prefix(uri)) + "*", _s3_object_arn(config, _prefix(uri) + "gateway/") + "*"
     results = sorted({_s3_object_arn(config, _prefix(p)) + "*" for p in (settings.output_path, settings.failure_path)})

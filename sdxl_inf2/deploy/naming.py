@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Final
 from .config import DeployConfig
 
 if TYPE_CHECKING:
+    from types_boto3_application_autoscaling.type_defs import PutScalingPolicyRequestTypeDef
     from types_boto3_sagemaker.type_defs import TagTypeDef
 
+SERVICE: Final = "sagemaker"  # Application Auto Scaling's ServiceNamespace for endpoint variants
 SCALABLE_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
 MANAGED_BY_TAG = "sdxl-inf2:deployment"
 
@@ -44,8 +46,22 @@ def policy_name(config: DeployConfig, kind: str) -> str:
     return f"{config.name}-{kind}"
 
 
+def policy_target(config: DeployConfig, kind: str) -> PutScalingPolicyRequestTypeDef:
+    """The name and the scalable target of one of this deployment's scaling policies."""
+    return {
+        "PolicyName": policy_name(config, kind),
+        "ServiceNamespace": SERVICE,
+        "ResourceId": resource_id(config),
+        "ScalableDimension": SCALABLE_DIMENSION,
+    }
+
+
 def alarm_name(config: DeployConfig) -> str:
     return f"{config.name}-has-backlog-without-capacity"
+
+
+def surge_alarm_name(config: DeployConfig) -> str:
+    return f"{config.name}-surge"
 
 
 def dashboard_name(config: DeployConfig, region: str) -> str:

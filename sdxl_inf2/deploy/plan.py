@@ -2,8 +2,8 @@
 (with `workers_per_instance` unset it reads the artifact's worker plan, one S3 GetObject: deploy/workers.py).
 
 Deploy also describes each resource first and skips what exists, so on a live account it makes a
-subset of these calls (plus UpdateEndpoint when the release changed). Only the step policy's ARN
-is unknown before the call that returns it; the plan shows a placeholder for it. The dashboard's
+subset of these calls (plus UpdateEndpoint when the release changed). Only the step policies' ARNs
+are unknown before the calls that return them; the plan shows a placeholder for each. The dashboard's
 alarm widget lists the alarms deploy names; deploy adds the target-tracking policy's managed ones.
 """
 
@@ -63,10 +63,9 @@ def autoscaling_calls(config: DeployConfig) -> list[Call]:
         Call("application-autoscaling", "register_scalable_target", autoscaling.target_request(config)),
         Call("application-autoscaling", "put_scaling_policy", autoscaling.target_tracking_policy(config)),
     ]
-    if autoscaling.settings(config).scale_from_zero.enabled:
-        calls.append(Call("application-autoscaling", "put_scaling_policy", autoscaling.step_policy(config)))
-        alarm = autoscaling.alarm_request(config, autoscaling.STEP_POLICY_ARN)
-        calls.append(Call("cloudwatch", "put_metric_alarm", alarm))
+    for policy, alarm in autoscaling.step_policies(config):
+        calls.append(Call("application-autoscaling", "put_scaling_policy", policy))
+        calls.append(Call("cloudwatch", "put_metric_alarm", alarm(autoscaling.STEP_POLICY_ARN)))
     calls += [Call("application-autoscaling", "put_scheduled_action", s) for s in autoscaling.schedule_requests(config)]
     return calls
 

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, cast
 
 from sdxl_inf2.core import metrics
 
-from . import dashboard
-from .autoscaling import SERVICE, usage_rate_metrics
+from . import dashboard, surge
+from .autoscaling import every_alarm_name, usage_rate_metrics
 from .clients import Clients
 from .config import DeployConfig
 from .endpoint import describe_endpoint, endpoint_summary
 from .errors import NotDeployed
-from .naming import SCALABLE_DIMENSION, alarm_name, resource_id
+from .naming import SCALABLE_DIMENSION, SERVICE, resource_id
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.type_defs import TargetTrackingMetricDataQueryTypeDef
@@ -133,11 +133,20 @@ def scaling_lines(clients: Clients, config: DeployConfig) -> list[str]:
     for action in actions:
         tz = action.get("Timezone", "UTC")
         lines.append(f"  schedule {action['ScheduledActionName']}: {action['Schedule']} ({tz})")
-    return lines + _alarm_lines(clients, config)
+    return lines + _surge_lines(config) + _alarm_lines(clients, config)
+
+
+def _surge_lines(config: DeployConfig) -> list[str]:
+    """What the config's surge bands are (the policy stores them as bounds relative to its threshold)."""
+    if not config.surge_enabled:
+        return []
+    found, period = surge.bands(config), surge.settings(config).period_s
+    sizes = ", ".join(str(band.capacity) for band in found)
+    return [f"  surge: from {found[0].lower:g} requests per {period} s, {len(found)} bands of instances: {sizes}"]
 
 
 def _alarm_lines(clients: Clients, config: DeployConfig) -> list[str]:
-    alarms = clients.cloudwatch.describe_alarms(AlarmNames=[alarm_name(config)])["MetricAlarms"]
+    alarms = clients.cloudwatch.describe_alarms(AlarmNames=every_alarm_name(config))["MetricAlarms"]
     return [
         f"  alarm {a['AlarmName']}: {a.get('StateValue', '?')} -> {', '.join(a.get('AlarmActions', []))}"
         for a in alarms

@@ -7,6 +7,11 @@ one thing whichever side counts. When the gateway counts, deploy turns the conta
 include hits that never reach an instance and requests waiting in SageMaker's queue: demand, not
 throughput.
 
+The counts are stored at high resolution (StorageResolution 1): the surge policy's alarm reads them
+per 10 s, the usage-rate policy per minute (core/metrics.py HIGH_RESOLUTION). Each request is one
+document or one call the moment it arrives, so CloudWatch has it well within AWS's advice for alarms
+on high-resolution EMF metrics (flush every 5 s or less).
+
 In Lambda the counts are one EMF document on stdout (aws-embedded-metrics; Lambda ships stdout to
 CloudWatch Logs, which extracts them: no API call on the request path). Elsewhere (`sdxl-inf2
 invoke`, `sdxl-inf2 gateway serve`) one PutMetricData call per request. A failure to count is
@@ -20,7 +25,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from sdxl_inf2.core.metrics import COUNT, ENDPOINT_DIMENSION, VARIANT_DIMENSION, request_counts
+from sdxl_inf2.core.metrics import COUNT, ENDPOINT_DIMENSION, HIGH_RESOLUTION, VARIANT_DIMENSION, request_counts
 
 from .settings import GatewaySettings
 
@@ -58,12 +63,13 @@ class DemandMetrics:
 
     def _emf(self, counts: dict[str, int], properties: dict[str, str]) -> None:
         from aws_embedded_metrics.logger.metrics_logger_factory import create_metrics_logger
+        from aws_embedded_metrics.storage_resolution import StorageResolution
 
         metrics = create_metrics_logger()
         metrics.set_namespace(self.namespace)
         metrics.set_dimensions(self.dimensions)
         for name, value in counts.items():
-            metrics.put_metric(name, value, COUNT)
+            metrics.put_metric(name, value, COUNT, StorageResolution(HIGH_RESOLUTION))
         for name, text in properties.items():
             metrics.set_property(name, text)
         metrics.flush_sync()
@@ -73,7 +79,13 @@ class DemandMetrics:
         assert self.cloudwatch is not None
         dimensions: list[DimensionTypeDef] = [{"Name": name, "Value": value} for name, value in self.dimensions.items()]
         data: list[MetricDatumTypeDef] = [
-            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": "Count"}
+            {
+                "MetricName": name,
+                "Dimensions": dimensions,
+                "Value": value,
+                "Unit": "Count",
+                "StorageResolution": HIGH_RESOLUTION,
+            }
             for name, value in counts.items()
         ]
         self.cloudwatch.put_metric_data(Namespace=self.namespace, MetricData=data)

@@ -25,9 +25,12 @@ if TYPE_CHECKING:
     from .scenario import Fleet, Observation, RequestCount, Workload
 
 DEFAULT_TRACE = "spike:60:12000:30:30:180"  # the campaign spike of docs/simulator.md
-POLICIES = ("usage-rate-container", "usage-rate-demand", "backlog", "none")
+POLICIES = ("usage-rate-container", "usage-rate-demand", "surge", "backlog", "none")  # scenario.POLICY_NAMES
 # Start-up of an instance, assumptions (docs/simulator.md): AWS says "several minutes"; no inf2 SDXL figure.
 LAUNCH_S, DOWNLOAD_S, LOAD_S = 240.0, 60.0, 120.0
+# The gateway's EMF in Lambda -> CloudWatch Logs -> a high-resolution datapoint an alarm sees: an
+# assumption (docs/simulator.md); AWS gives no figure, and advises flushing every 5 s or less.
+HIGH_RESOLUTION_LAG_S = 10.0
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser.add_argument(
         "--trace", action="append", metavar="SPEC", help=f"traffic (repeatable, merged); default {DEFAULT_TRACE}"
     )
-    parser.add_argument("--policy", action="append", choices=POLICIES, help="repeatable; default: the first three")
+    parser.add_argument("--policy", action="append", choices=POLICIES, help="repeatable; default: the first four")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     parser.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG: one column per policy")
     parser.add_argument("--seed", type=int, default=1, help="fixes the trace, cache hits and service times (default 1)")
@@ -57,6 +60,12 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
     add("--ttl-s", type=float, help="RequestTTLSeconds (default: the config's invoke.request_ttl_s)")
     add("--metric-lag-s", type=float, default=60.0, help="SageMaker's metrics reach CloudWatch this late (default 60)")
     add("--custom-metric-lag-s", type=float, default=0.0, help="the request count's lag (default 0)")
+    add(
+        "--high-resolution-lag-s",
+        type=float,
+        default=HIGH_RESOLUTION_LAG_S,
+        help=f"the high-resolution demand count's lag, for the surge alarm (default {HIGH_RESOLUTION_LAG_S:g})",
+    )
     add("--slo-s", type=float, default=30.0, help="time to result counted as on time (default 30)")
     add("--cache-hit-rate", type=float, default=0.0, help="share answered before the queue (default 0)")
     add("--count-cache-hits", action=argparse.BooleanOptionalAction, help="usage-rate-demand counts hits (default no)")
@@ -79,7 +88,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from . import traffic
     from .scenario import demand_count, workload
 
-    config = _settled(load_config(args.config), args.workers)
+    config = with_bounds(_settled(load_config(args.config), args.workers), args.min_capacity, args.max_capacity)
     fleet = _fleet(args, config)
     observation = _observation(args)
     price_per_hour, price_source = price(args.price_per_hour)
@@ -87,7 +96,7 @@ def _simulate(args: argparse.Namespace) -> int:
     specs = args.trace or [DEFAULT_TRACE]
     load = workload(traffic.merged(specs, args.seed), args.cache_hit_rate, fleet, args.seed)
     demand = demand_count(config, args.count_cache_hits)
-    names = list(dict.fromkeys(args.policy or POLICIES[:3]))
+    names = list(dict.fromkeys(args.policy or POLICIES[:4]))
     outcomes = _run_policies(config, names, load, fleet, observation, demand, args.no_schedules)
     _report(args, outcomes, price_per_hour, price_source, fleet, observation, demand, " + ".join(specs))
     return 0
@@ -102,17 +111,30 @@ def _settled(config: DeployConfig, workers: int | None) -> DeployConfig:
     return settled_for_estimates(config)
 
 
+def with_bounds(config: DeployConfig, low: int | None, high: int | None) -> DeployConfig:
+    """The config as if its autoscaling section said --min and --max: the policies deploy would build
+    for those bounds (the surge's bands are sized from max_capacity)."""
+    scaling = config.autoscaling
+    if scaling is None or (low is None and high is None):
+        return config
+    bounds = {"min_capacity": scaling.min_capacity if low is None else low}
+    bounds["max_capacity"] = scaling.max_capacity if high is None else high
+    return config.model_copy(update={"autoscaling": scaling.model_copy(update=bounds)})
+
+
 def _fleet(args: argparse.Namespace, config: DeployConfig) -> Fleet:
+    from sdxl_inf2.deploy.sizing import throughput
+
     from .scenario import Fleet, capacity_bounds
 
     low, high = capacity_bounds(config)
     low = low if args.min_capacity is None else args.min_capacity
     high = high if args.max_capacity is None else args.max_capacity
-    rate = config.autoscaling.usage_rate.seconds_per_image if config.autoscaling else 10.0
+    rendered = throughput(config)
     fleet = Fleet(
-        workers=config.workers if args.workers is None else args.workers,
+        workers=rendered.workers if args.workers is None else args.workers,
         max_concurrency=config.max_concurrency if args.max_concurrency is None else args.max_concurrency,
-        seconds_per_image=rate if args.seconds_per_image is None else args.seconds_per_image,
+        seconds_per_image=rendered.seconds_per_image if args.seconds_per_image is None else args.seconds_per_image,
         service_time=args.service_time,
         launch_s=args.launch_s,
         download_s=args.download_s,
@@ -148,7 +170,12 @@ def _observation(args: argparse.Namespace) -> Observation:
     from .policies import AlarmShape
     from .scenario import MONDAY, Observation
 
-    for flag, value in (("--metric-lag-s", args.metric_lag_s), ("--custom-metric-lag-s", args.custom_metric_lag_s)):
+    lags = {
+        "--metric-lag-s": args.metric_lag_s,
+        "--custom-metric-lag-s": args.custom_metric_lag_s,
+        "--high-resolution-lag-s": args.high_resolution_lag_s,
+    }
+    for flag, value in lags.items():
         _require(value >= 0, f"{flag} must not be negative (got {value:g})")
     for flag, minutes in (
         ("--high-alarm-minutes", args.high_alarm_minutes),
@@ -157,7 +184,8 @@ def _observation(args: argparse.Namespace) -> Observation:
         _require(minutes >= 1, f"{flag} must be at least 1 (got {minutes})")
     _require(0 < args.low_alarm_ratio <= 1, f"--low-alarm-ratio must be in (0, 1] (got {args.low_alarm_ratio:g})")
     shape = AlarmShape(args.high_alarm_minutes, args.low_alarm_minutes, args.low_alarm_ratio)
-    return Observation(args.metric_lag_s, args.custom_metric_lag_s, shape, _start(args.start) if args.start else MONDAY)
+    start = _start(args.start) if args.start else MONDAY
+    return Observation(args.metric_lag_s, args.custom_metric_lag_s, args.high_resolution_lag_s, shape, start)
 
 
 def _start(text: str) -> datetime:

@@ -1,9 +1,11 @@
-"""CloudWatch as the policies see it: one-minute datapoints, a publication lag, queries, M-of-N alarms.
+"""CloudWatch as the policies see it: datapoints per period, a publication lag, queries, M-of-N alarms.
 
-A datapoint for minute k covers [60k, 60k + 60) and is published at its end; a reader sees it
-`lag` seconds later. A query (one metric, or metric math over several) sees a minute once every
-metric it reads has published it. Alarms follow "Using Amazon CloudWatch alarms" (User Guide):
-each evaluation retrieves the last N + 2 minutes (the guide's example: 5 for N = 3); with N
+A series has a period: one minute, or 10, 20 or 30 s for a high-resolution metric (the same metric
+may be read at both: the surge alarm reads the demand count per 10 s, the usage rate per minute).
+Datapoint k covers [kP, kP + P) and is published at its end; a reader sees it `lag` seconds later.
+A query (one metric, or metric math over several of one period) sees a period once every metric it
+reads has published it. Alarms follow "Using Amazon CloudWatch alarms" (User Guide):
+each evaluation retrieves the last N + 2 periods (the guide's example: 5 for N = 3); with N
 datapoints or more it judges the N most recent; with fewer, missing data is treated as the alarm
 says (`missing`: any non-breaching datapoint means OK, M breaching ones mean ALARM, otherwise
 INSUFFICIENT_DATA). Not modelled: the guide's re-evaluation of a metric that stopped flowing
@@ -24,6 +26,7 @@ from sdxl_inf2.deploy.metric_math import Expression, compile_expression
 from .errors import SimulationError
 
 MetricKey = tuple[str, str, str]  # namespace, metric name, statistic
+MINUTE = 60.0
 EXTRA_DATAPOINTS = 2  # retrieved beyond EvaluationPeriods (the User Guide's example: 5 for 3)
 
 
@@ -36,34 +39,40 @@ class State(Enum):
 @dataclass
 class Series:
     lag_s: float
-    points: list[float | None] = field(default_factory=list)  # index = minute
+    period_s: float = MINUTE
+    points: list[float | None] = field(default_factory=list)  # index = period since the start
 
-    def publish(self, minute: int, value: float | None) -> None:
-        while len(self.points) <= minute:
+    def publish(self, index: int, value: float | None) -> None:
+        while len(self.points) <= index:
             self.points.append(None)
-        self.points[minute] = value
+        self.points[index] = value
 
-    def at(self, minute: int) -> float | None:
-        return self.points[minute] if 0 <= minute < len(self.points) else None
+    def at(self, index: int) -> float | None:
+        return self.points[index] if 0 <= index < len(self.points) else None
 
 
 class Metrics:
-    """Every series the simulated endpoint publishes, by (namespace, metric, statistic)."""
+    """Every series the simulated endpoint publishes, by (namespace, metric, statistic) and period."""
 
     def __init__(self, lags: Mapping[MetricKey, float]) -> None:
-        self.series = {key: Series(lag) for key, lag in lags.items()}
+        self.series = {(key, MINUTE): Series(lag) for key, lag in lags.items()}
+
+    def add(self, key: MetricKey, lag_s: float, period_s: float, points: list[float | None]) -> None:
+        """A series known in advance (the demand counted at arrival does not depend on the fleet)."""
+        self.series[key, period_s] = Series(lag_s, period_s, points)
 
     def publish(self, key: MetricKey, minute: int, value: float | None) -> None:
-        self.series[key].publish(minute, value)
+        self.series[key, MINUTE].publish(minute, value)
 
-    def get(self, key: MetricKey) -> Series:
-        if key not in self.series:
+    def get(self, key: MetricKey, period_s: float = MINUTE) -> Series:
+        if (key, period_s) not in self.series:
             namespace, name, stat = key
-            known = "; ".join(f"{n}/{m} ({s})" for n, m, s in sorted(self.series))
+            known = "; ".join(f"{n}/{m} ({s}, {p:g} s)" for (n, m, s), p in sorted(self.series))
             raise SimulationError(
-                f"the policy reads {namespace}/{name} ({stat}), which is not modelled (known: {known})"
+                f"the policy reads {namespace}/{name} ({stat}) per {period_s:g} s, which is not modelled "
+                f"(known: {known})"
             )
-        return self.series[key]
+        return self.series[key, period_s]
 
 
 @dataclass(frozen=True)
@@ -73,23 +82,31 @@ class Query:
     metrics: Mapping[str, Series]  # id -> series
     expression: Expression | None  # None: the single metric is the value
 
+    def __post_init__(self) -> None:
+        if len({series.period_s for series in self.metrics.values()}) != 1:
+            raise SimulationError("metric math over metrics of different periods is not modelled")
+
     @property
     def lag_s(self) -> float:
         return max(series.lag_s for series in self.metrics.values())
 
-    def latest_minute(self, now: float) -> int:
-        """The last minute whose datapoint every metric has published and readers can see at `now`."""
-        return math.floor((now - self.lag_s) / 60 + 1e-9) - 1
+    @property
+    def period_s(self) -> float:
+        return next(iter(self.metrics.values())).period_s
 
-    def value(self, minute: int) -> float | None:
-        values = {query_id: series.at(minute) for query_id, series in self.metrics.items()}
+    def latest_index(self, now: float) -> int:
+        """The last period whose datapoint every metric has published and readers can see at `now`."""
+        return math.floor((now - self.lag_s) / self.period_s + 1e-9) - 1
+
+    def value(self, index: int) -> float | None:
+        values = {query_id: series.at(index) for query_id, series in self.metrics.items()}
         if self.expression is None:
             return next(iter(values.values()))
         return self.expression.evaluate(values)
 
 
-def single_metric(metrics: Metrics, key: MetricKey) -> Query:
-    return Query({"m1": metrics.get(key)}, None)
+def single_metric(metrics: Metrics, key: MetricKey, period_s: float = MINUTE) -> Query:
+    return Query({"m1": metrics.get(key, period_s)}, None)
 
 
 def metric_math(metrics: Metrics, queries: Sequence[Mapping[str, Any]]) -> Query:
@@ -132,15 +149,21 @@ class Alarm:
         return _COMPARE[self.comparison](value, self.threshold)
 
     def state(self, now: float) -> State:
-        latest = self.query.latest_minute(now)
+        latest = self.query.latest_index(now)
         window = [
             self.query.value(m) for m in range(latest - self.evaluation_periods - EXTRA_DATAPOINTS + 1, latest + 1)
         ]
         return judge([None if v is None else self.breaching(v) for v in window], self)
 
     def latest_value(self, now: float) -> float | None:
-        """The most recent datapoint a triggered policy computes with."""
-        return self.query.value(self.query.latest_minute(now))
+        """The most recent datapoint a triggered target-tracking policy computes with."""
+        return self.query.value(self.query.latest_index(now))
+
+    def recent_values(self, now: float) -> list[float]:
+        """The datapoints of the last EvaluationPeriods that exist: what a step policy aggregates."""
+        latest = self.query.latest_index(now)
+        found = (self.query.value(m) for m in range(latest - self.evaluation_periods + 1, latest + 1))
+        return [value for value in found if value is not None]
 
 
 def judge(window: Sequence[bool | None], alarm: Alarm) -> State:

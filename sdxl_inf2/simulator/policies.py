@@ -13,13 +13,21 @@ restates them. Behaviour (Application Auto Scaling User Guide, target tracking a
 - from zero capacity target tracking computes with one instance (SageMaker's guide: without the
   step policy an async endpoint leaves zero once the backlog exceeds the target value); with the
   usage rate it never gets a datapoint at zero (the expression's IF), so only the step policy acts;
-- the step policy adds its step while its alarm is in ALARM, once per cooldown.
+- a step policy is invoked while its alarm is in ALARM (every minute, or every period of a
+  high-resolution alarm); it aggregates the alarm's recent datapoints (its MetricAggregationType over
+  the last EvaluationPeriods) and picks the step whose bounds, relative to the threshold, hold the
+  result. ChangeInCapacity adds the step (during the cooldown to the capacity before the last
+  activity, so a repeat adds nothing); ExactCapacity sets it. During the cooldown a step policy
+  scales out only to more than is there, and never in: "scale-in activities are blocked until the
+  cooldown period has expired" (Application Auto Scaling User Guide, step scaling). That a policy
+  which scaled out is held by the same cooldown before its first scale-in is an assumption: the
+  guide describes scale-out and scale-in policies, not one ExactCapacity policy doing both.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,24 +95,43 @@ class TargetTracking:
             self.scale_in.start(now, before)
 
 
+AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
+    "Average": lambda values: sum(values) / len(values),
+    "Minimum": min,
+    "Maximum": max,
+}
+
+
 @dataclass
 class StepScaling:
     name: str
     alarm: Alarm
     steps: list[tuple[float, float, int]]  # lower, upper bound on (metric - threshold), adjustment
     cooldown: Cooldown
+    exact: bool = False  # ExactCapacity (else ChangeInCapacity)
+    aggregation: str = "Average"  # MetricAggregationType
+    last_set: int = 0  # the capacity its last activity set
 
     def propose(self, now: float, current: int) -> Proposal | None:
         if self.alarm.state(now) is not State.ALARM:
             return None
-        excess = (self.alarm.latest_value(now) or 0.0) - self.alarm.threshold
-        adjustment = next((step for low, high, step in self.steps if low <= excess < high), 0)
-        base = self.cooldown.capacity_before if self.cooldown.active(now) else current
-        wanted = base + adjustment
-        return Proposal(wanted, self.name) if wanted > current else None
+        values = self.alarm.recent_values(now)
+        excess = (AGGREGATIONS[self.aggregation](values) if values else 0.0) - self.alarm.threshold
+        adjustment = next((step for low, high, step in self.steps if low <= excess < high), None)
+        if adjustment is None:  # outside every step: no scaling
+            return None
+        cooling = self.cooldown.active(now)
+        if self.exact:  # in the cooldown only a larger scale-out than the last one, no scale-in
+            wanted = adjustment
+            blocked = cooling and (wanted < current or wanted <= self.last_set)
+        else:
+            wanted = (self.cooldown.capacity_before if cooling else current) + adjustment
+            blocked = wanted < current
+        return Proposal(wanted, self.name) if wanted != current and not blocked else None
 
     def applied(self, now: float, before: int, after: int) -> None:
         self.cooldown.start(now, before)
+        self.last_set = after
 
 
 Policy = TargetTracking | StepScaling
@@ -135,13 +162,13 @@ def _query(spec: Mapping[str, Any], metrics: Metrics) -> Query:
 def step_scaling(request: Mapping[str, Any], alarm_request: Mapping[str, Any], metrics: Metrics) -> StepScaling:
     """The StepScaling policy request and the PutMetricAlarm request whose action fires it."""
     config = request["StepScalingPolicyConfiguration"]
-    if config.get("AdjustmentType") != "ChangeInCapacity":
-        raise SimulationError(f"step policy AdjustmentType {config.get('AdjustmentType')} is not modelled")
-    if int(alarm_request["Period"]) != 60:
-        raise SimulationError(f"alarm Period {alarm_request['Period']} is not modelled (one-minute datapoints only)")
+    adjustment_type = config.get("AdjustmentType")
+    if adjustment_type not in ("ChangeInCapacity", "ExactCapacity"):
+        raise SimulationError(f"step policy AdjustmentType {adjustment_type} is not modelled")
+    aggregation = config.get("MetricAggregationType", "Average")
     key = (alarm_request["Namespace"], alarm_request["MetricName"], alarm_request["Statistic"])
     alarm = Alarm(
-        single_metric(metrics, key),
+        single_metric(metrics, key, float(alarm_request["Period"])),
         float(alarm_request["Threshold"]),
         alarm_request["ComparisonOperator"],
         int(alarm_request["EvaluationPeriods"]),
@@ -156,4 +183,5 @@ def step_scaling(request: Mapping[str, Any], alarm_request: Mapping[str, Any], m
         )
         for step in config["StepAdjustments"]
     ]
-    return StepScaling(request["PolicyName"], alarm, steps, Cooldown(float(config.get("Cooldown", 300))))
+    cooldown = Cooldown(float(config.get("Cooldown", 300)))
+    return StepScaling(request["PolicyName"], alarm, steps, cooldown, adjustment_type == "ExactCapacity", aggregation)

@@ -6,6 +6,13 @@ actions due this minute move the bounds; every policy is asked what it wants fro
 can see (the lag hides the newest minutes), the largest capacity wins and the endpoint resizes;
 idle slots take the new minute's arrivals. The run ends at the first boundary after the trace's
 horizon at which every request has a result or has expired.
+
+A step policy on a high-resolution alarm (the surge) is also asked between minutes, at each of its
+alarm's evaluations (every period) that finds the alarm in ALARM. Its metric is the demand counted
+at arrival, which no policy changes, so its whole series, and so the times its alarm is in ALARM,
+are known before the run: the loop gets one event per such evaluation, none per arrival. A request
+that an instance took for later in the minute (endpoint.py) stays with it if such a decision then
+drains that instance, as it would with any free slot.
 """
 
 from __future__ import annotations
@@ -19,9 +26,9 @@ import simpy
 from sdxl_inf2.core import metrics as names
 
 from .capacity import Activity, Proposal, ScalableTarget, winner
-from .cloudwatch import MetricKey, Metrics
+from .cloudwatch import MINUTE, MetricKey, Metrics, State
 from .endpoint import DRAINING, IN_SERVICE, PENDING, Endpoint, Instance
-from .policies import Policy, step_scaling, target_tracking
+from .policies import Policy, StepScaling, step_scaling, target_tracking
 from .scenario import Fleet, Observation, PolicySpec, Workload
 from .traffic import Seconds
 
@@ -65,10 +72,14 @@ def simulate(workload: Workload, fleet: Fleet, observation: Observation, spec: P
     target.desired = target.clamp(fleet.initial)
     endpoint.start_with(target.desired)
     metrics = Metrics(_lags(spec, observation))
+    _add_high_resolution_demand(metrics, spec, observation, workload)
     policies = _policies(spec, metrics, observation)
     loop = _Control(env, endpoint, target, metrics, policies, spec, observation, workload)
     finished = env.event()
     env.process(loop.run(finished))
+    for policy in policies:
+        if isinstance(policy, StepScaling) and policy.alarm.query.period_s < MINUTE:
+            env.process(loop.between_minutes(policy, _alarm_times(policy, workload, observation)))
     env.run(until=finished)
     return Outcome(
         policy=spec.name,
@@ -100,14 +111,34 @@ def _policies(spec: PolicySpec, metrics: Metrics, observation: Observation) -> l
     found: list[Policy] = []
     if spec.target_tracking is not None:
         found.append(target_tracking(spec.target_tracking, metrics, observation.alarms))
-    if spec.step is not None and spec.alarm is not None:
-        found.append(step_scaling(spec.step, spec.alarm, metrics))
+    found += [step_scaling(step, alarm, metrics) for step, alarm in spec.steps]
     return found
 
 
-def demand_per_minute(workload: Workload, count_cache_hits: bool) -> list[int]:
+def demand_per_period(workload: Workload, count_cache_hits: bool, period_s: float = MINUTE) -> list[int]:
     counted = workload.arrivals if count_cache_hits else workload.misses
-    return np.bincount((counted // 60).astype(np.int64)).tolist() if counted.size else []
+    return np.bincount((counted // period_s).astype(np.int64)).tolist() if counted.size else []
+
+
+def _add_high_resolution_demand(metrics: Metrics, spec: PolicySpec, observation: Observation, load: Workload) -> None:
+    """The demand count per period of each high-resolution alarm: the gateway's, known in advance.
+    Only the demand counted at arrival is high resolution (gateway/demand.py); any other metric an
+    alarm reads below a minute is left out, and reading it fails as not modelled."""
+    for _, alarm in spec.steps:
+        period = float(alarm["Period"])
+        key = (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"])
+        if period >= MINUTE or key != requests_key(spec) or spec.request_count.source != "gateway":
+            continue
+        counts = demand_per_period(load, spec.request_count.count_cache_hits, period)
+        metrics.add(key, observation.high_resolution_lag_s, period, [float(c) if c else None for c in counts])
+
+
+def _alarm_times(policy: StepScaling, load: Workload, observation: Observation) -> list[float]:
+    """The evaluations (one per period) that find the alarm in ALARM, minute boundaries left to the loop."""
+    period = policy.alarm.query.period_s
+    last = load.horizon_s + observation.high_resolution_lag_s + period * (policy.alarm.evaluation_periods + 3)
+    times = (index * period for index in range(1, int(last // period) + 1))
+    return [t for t in times if t % MINUTE and policy.alarm.state(t) is State.ALARM]
 
 
 class _Control:
@@ -125,7 +156,7 @@ class _Control:
         self.env, self.endpoint, self.target, self.metrics = env, endpoint, target, metrics
         self.policies, self.spec, self.observation, self.workload = policies, spec, observation, workload
         count = spec.request_count
-        self.demand = demand_per_minute(workload, count.count_cache_hits) if count.source == "gateway" else None
+        self.demand = demand_per_period(workload, count.count_cache_hits) if count.source == "gateway" else None
         self.minutes = Minutes()
         self.scheduled: list[tuple[float, str]] = []
 
@@ -163,16 +194,24 @@ class _Control:
                 self.target.set_bounds(action.min_capacity, action.max_capacity)
                 self.scheduled.append((self.env.now, action.name))
 
-    def scale(self) -> None:
+    def between_minutes(self, policy: StepScaling, times: list[float]) -> simpy.events.ProcessGenerator:
+        """The high-resolution alarm's evaluations in ALARM: the policy alone is asked (the others' alarms
+        change state only on a minute's datapoint)."""
+        for moment in times:
+            yield self.env.timeout(moment - self.env.now)
+            self.scale([policy])
+
+    def scale(self, policies: list[Policy] | None = None) -> None:
         now, target = self.env.now, self.target
         current = target.desired
-        proposals = [p for p in (policy.propose(now, current) for policy in self.policies) if p is not None]
+        asked = self.policies if policies is None else policies
+        proposals = [p for p in (policy.propose(now, current) for policy in asked) if p is not None]
         if target.clamp(current) != current:
             proposals.append(Proposal(target.clamp(current), "bounds"))
         chosen = winner(current, proposals)
         if chosen is None or not target.apply(chosen, now):
             return
-        for policy in self.policies:
+        for policy in asked:
             if policy.name == chosen.cause:
                 policy.applied(now, current, target.desired)
 

@@ -1,9 +1,9 @@
 """What one run simulates: the fleet's constants, how CloudWatch is observed, the workload, the policies.
 
-The policies are the requests deploy/autoscaling.py builds from the deployment config (the same
-functions `deploy` and `autoscale` call); the simulator adds only what those requests do not say:
-which request count feeds the usage rate's `m2` (the container's, or the demand counted at
-arrival), and the managed alarms' shape.
+The policies are the requests deploy/autoscaling.py and deploy/surge.py build from the deployment
+config (the same functions `deploy` and `autoscale` call); the simulator adds only what those
+requests do not say: which request count feeds the usage rate's `m2` (the container's, or the
+demand counted at arrival), and the managed alarms' shape.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from numpy.typing import NDArray
 from sdxl_inf2.core import metrics as names
 from sdxl_inf2.deploy import autoscaling
 from sdxl_inf2.deploy.config import DeployConfig
+from sdxl_inf2.deploy.sizing import requests_metric
 
 from .endpoint import Shape
 from .policies import AlarmShape
 from .schedule import UTC, Fires, firing_rule
 from .traffic import Seconds, Trace
 
-POLICY_NAMES = ("usage-rate-container", "usage-rate-demand", "backlog", "none")
-DEFAULT_POLICIES = POLICY_NAMES[:3]
+POLICY_NAMES = ("usage-rate-container", "usage-rate-demand", "surge", "backlog", "none")
+DEFAULT_POLICIES = POLICY_NAMES[:4]
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)  # t = 0 for scheduled actions: a Monday, 00:00 UTC
 
 
@@ -53,7 +54,8 @@ class Fleet:
 @dataclass(frozen=True)
 class Observation:
     sagemaker_lag_s: float = 60.0  # SageMaker's metrics: instances (CPUUtilization), backlog
-    custom_lag_s: float = 0.0  # the request count (EMF, or the gateway's metrics)
+    custom_lag_s: float = 0.0  # the request count per minute (EMF, or the gateway's metrics)
+    high_resolution_lag_s: float = 10.0  # the gateway's high-resolution demand count, per 10-30 s
     alarms: AlarmShape = field(default_factory=AlarmShape)
     start: datetime = MONDAY
 
@@ -110,26 +112,32 @@ class PolicySpec:
     requests_namespace: str  # where the container's (or gateway's) request count lives
     requests_metric: str = names.REQUESTS  # which count the usage rate's m2 reads (deploy decides)
     target_tracking: Mapping[str, Any] | None = None  # a PutScalingPolicy request
-    step: Mapping[str, Any] | None = None  # the scale-from-zero step policy request
-    alarm: Mapping[str, Any] | None = None  # the PutMetricAlarm request that fires it
+    # each step policy request (scale from zero, the surge) with the PutMetricAlarm request that fires it
+    steps: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]] = ()
     schedules: Sequence[ScheduledAction] = ()
     request_count: RequestCount = RequestCount("container")
 
 
 def policy_spec(config: DeployConfig, name: str, demand: RequestCount, origin: datetime) -> PolicySpec:
+    """One named policy as deploy builds it: `surge` is usage-rate-demand plus the surge policy."""
     namespace = config.container_metric_namespace
     if name == "none":
         return PolicySpec(name, namespace)
-    scaling = autoscaling.settings(config)
+    config = with_counting(config, "container" if name == "usage-rate-container" else "gateway", name == "surge")
     tracking = autoscaling.backlog_policy(config) if name == "backlog" else autoscaling.usage_rate_policy(config)
-    step = alarm = None
-    if scaling.scale_from_zero.enabled:
-        step = autoscaling.step_policy(config)
-        alarm = autoscaling.alarm_request(config, autoscaling.STEP_POLICY_ARN)
+    steps = [(step, alarm(autoscaling.STEP_POLICY_ARN)) for step, alarm in autoscaling.step_policies(config)]
     schedules = [scheduled_action(request, origin) for request in autoscaling.schedule_requests(config)]
-    count = demand if name == "usage-rate-demand" else RequestCount("container")
-    metric = autoscaling.requests_metric(config)
-    return PolicySpec(name, namespace, metric, tracking, step, alarm, schedules, count)
+    count = demand if name in ("usage-rate-demand", "surge") else RequestCount("container")
+    return PolicySpec(name, namespace, requests_metric(config), tracking, steps, schedules, count)
+
+
+def with_counting(config: DeployConfig, counted_by: str, surge: bool) -> DeployConfig:
+    """The config as deploy would build it with the demand counted by `counted_by` (which the simulator
+    models whatever the config says) and the surge policy on or off."""
+    scaling = autoscaling.settings(config)
+    usage_rate = scaling.usage_rate.model_copy(update={"requests_from": counted_by})
+    changed = {"surge": scaling.surge.model_copy(update={"enabled": surge}), "usage_rate": usage_rate}
+    return config.model_copy(update={"autoscaling": scaling.model_copy(update=changed)})
 
 
 def scheduled_action(request: Mapping[str, Any], origin: datetime) -> ScheduledAction:

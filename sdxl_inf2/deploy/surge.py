@@ -1,0 +1,155 @@
+"""The surge policy: a step scaling policy that sizes the fleet for a spike within seconds of its start.
+
+Target tracking acts on one-minute datapoints after three of them (its managed alarm); a custom or
+metric-math target-tracking policy has no shorter period (TargetTrackingMetricStat has none). Step
+scaling acts on any alarm. The gateway stores the demand it counts at arrival at high resolution
+(core/metrics.py HIGH_RESOLUTION), so an alarm can read it every 10, 20 or 30 s:
+
+- the alarm: the demand count's Sum per `period_s`, at or above the threshold in `datapoints` of
+  `datapoints`; a period with no request has no datapoint and is no surge (notBreaching);
+- the policy: ExactCapacity, one step adjustment per band, aggregated with Minimum (the smallest of
+  those datapoints: one burst of requests neither starts a surge nor enlarges one). Band k covers the
+  arrival rates that need more than capacity k-1 and at most capacity k at the surge's
+  `target_value`, ceil(rate x seconds_per_image / (workers x target)), and sets capacity k. The
+  capacities are geometric from max_capacity down (`band_ratio`, at most `bands`, never below
+  min_capacity or 1); the threshold is the rate one band below the lowest. The first jump is sized
+  for the whole spike: SageMaker refuses a new capacity while the endpoint is Updating.
+- the handover (`Handover`): in a minute whose demand reaches the threshold, the usage-rate policy's
+  metric reads its own target, so target tracking neither adds to the surge's capacity nor takes
+  from it; below the threshold it works as before, and it alone scales in once a spike is over.
+
+The surge cannot take capacity down while a spike's backlog remains: ExactCapacity below the
+current capacity is a scale-in, and a step policy's scale-in "is blocked until the cooldown period
+has expired" (Application Auto Scaling User Guide, step scaling); `cooldown_s` outlasts the launch
+and the backlog's drain, and while it runs the policy only scales out, to a larger band. Once demand
+falls under the threshold the alarm is OK and the policy does nothing. The simulator checks it
+(docs/simulator.md, "choosing a policy", where the defaults come from).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from sdxl_inf2.core import metrics
+
+from .config import DeployConfig
+from .naming import policy_target, surge_alarm_name
+from .scaling_config import Surge
+from .sizing import EPSILON, demand_metric, throughput
+
+if TYPE_CHECKING:
+    from types_boto3_application_autoscaling.type_defs import PutScalingPolicyRequestTypeDef, StepAdjustmentTypeDef
+    from types_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef
+
+KIND: Final = "surge"  # the policy's name is "<name>-surge", and so is its alarm's
+
+
+@dataclass(frozen=True)
+class Band:
+    lower: float  # requests per alarm period, inclusive
+    upper: float | None  # exclusive; None: no upper bound
+    capacity: int  # the ExactCapacity it sets
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Where the usage-rate policy hands capacity to the surge: in any minute whose demand reaches
+    `demand` (the surge's threshold, per minute) its metric reads `usage` (its own target), so target
+    tracking neither scales out nor in there. Target tracking computes a new capacity from the
+    instances in service (m1, CPUUtilization's SampleCount): at the end of a launch the surge started
+    it still reads the old fleet and would ask for capacity x demand / that fleet, up to max_capacity;
+    and at the surge's capacity (sized for the surge's target) it would scale out to its own."""
+
+    demand: float
+    usage: float
+
+
+def settings(config: DeployConfig) -> Surge:
+    return config.autoscaling.surge if config.autoscaling else Surge()
+
+
+def capacities(config: DeployConfig) -> list[int]:
+    """Each band's capacity, lowest first: max_capacity divided by band_ratio once per band below the top,
+    rounded up, distinct, and at least min_capacity and 1."""
+    scaling, surge = config.autoscaling, settings(config)
+    assert scaling is not None, "the surge policy belongs to an autoscaling section"
+    floor = max(1, scaling.min_capacity)
+    top, ratio = scaling.max_capacity, surge.band_ratio
+    return sorted({max(floor, math.ceil(top / ratio**step - EPSILON)) for step in range(surge.bands)})
+
+
+def bands(config: DeployConfig) -> list[Band]:
+    """The bands in requests per alarm period: band k from what capacity k-1 holds at the surge's
+    target (the threshold for the lowest: one band_ratio below it) up to what capacity k holds."""
+    scaling = config.autoscaling
+    assert scaling is not None, "the surge policy belongs to an autoscaling section"
+    surge, sizes = settings(config), capacities(config)
+    per_instance = throughput(config).per_second() * surge.target_value * surge.period_s
+    edges = [sizes[0] / surge.band_ratio, *sizes[:-1]]
+    found = [Band(low * per_instance, high * per_instance, high) for low, high in zip(edges, sizes, strict=True)]
+    return [*found[:-1], Band(found[-1].lower, None, found[-1].capacity)]
+
+
+def threshold(config: DeployConfig) -> float:
+    """Requests per alarm period at which the surge starts: the lowest band's lower edge."""
+    return bands(config)[0].lower
+
+
+def policy_request(config: DeployConfig) -> PutScalingPolicyRequestTypeDef:
+    start = threshold(config)
+    steps: list[StepAdjustmentTypeDef] = []
+    for band in bands(config):  # bounds relative to the alarm's threshold, as StepAdjustment takes them
+        step: StepAdjustmentTypeDef = {
+            "MetricIntervalLowerBound": _bound(band.lower - start),
+            "ScalingAdjustment": band.capacity,
+        }
+        if band.upper is not None:
+            step["MetricIntervalUpperBound"] = _bound(band.upper - start)
+        steps.append(step)
+    return {
+        **policy_target(config, KIND),
+        "PolicyType": "StepScaling",
+        "StepScalingPolicyConfiguration": {
+            "AdjustmentType": "ExactCapacity",
+            # the smallest of the datapoints that put the alarm in ALARM: one burst of requests neither
+            # starts a surge nor enlarges one (the alarm needs `datapoints` of `datapoints` above it)
+            "MetricAggregationType": "Minimum",
+            "Cooldown": settings(config).cooldown_s,
+            "StepAdjustments": steps,
+        },
+    }
+
+
+def _bound(requests: float) -> float:
+    """A band edge as written to AWS: rounded to thousandths of a request (no 7.199999999999999)."""
+    return round(requests, 3)
+
+
+def alarm_request(config: DeployConfig, policy_arn: str) -> PutMetricAlarmInputTypeDef:
+    surge, metric = settings(config), demand_metric(config)
+    return {
+        "AlarmName": surge_alarm_name(config),
+        "AlarmDescription": (
+            f"Size {config.name} for a spike: demand counted at arrival, per {surge.period_s} s (high resolution)"
+        ),
+        "Namespace": metric["Namespace"],
+        "MetricName": metric["MetricName"],
+        "Dimensions": list(metric.get("Dimensions", [])),
+        "Statistic": metrics.REQUESTS_STAT,
+        "Period": surge.period_s,
+        "EvaluationPeriods": surge.datapoints,
+        "DatapointsToAlarm": surge.datapoints,
+        "Threshold": _bound(threshold(config)),
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [policy_arn],
+    }
+
+
+def handover(config: DeployConfig) -> Handover:
+    scaling = config.autoscaling
+    assert scaling is not None, "the surge policy belongs to an autoscaling section"
+    per_minute = threshold(config) * 60 / settings(config).period_s
+    return Handover(round(per_minute, 3), scaling.usage_rate.target_value)
