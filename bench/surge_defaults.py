@@ -33,6 +33,11 @@ TRACES = {  # name -> simulate arguments
 }
 ROWS: dict[str, dict[str, Any]] = {  # name -> changes to autoscaling (dotted keys)
     "defaults": {},
+    "surge.gate 1.2": {"surge.gate": 1.2},
+    "surge.gate 2": {"surge.gate": 2.0},
+    "surge.gate 3": {"surge.gate": 3.0},
+    "surge.backlog_minutes 0.25": {"surge.backlog_minutes": 0.25},
+    "surge.backlog_minutes 5": {"surge.backlog_minutes": 5.0},
     "surge.target_value 0.75": {"surge.target_value": 0.75},
     "surge.target_value 0.85": {"surge.target_value": 0.85},
     "surge.target_value 0.95": {"surge.target_value": 0.95},

@@ -37,13 +37,14 @@ from sdxl_inf2.core import metrics
 from .config import DeployConfig
 from .naming import policy_target, surge_alarm_name
 from .scaling_config import Surge
-from .sizing import EPSILON, demand_metric, throughput
+from .sizing import EPSILON, demand_metric, in_service_metric, throughput
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.type_defs import PutScalingPolicyRequestTypeDef, StepAdjustmentTypeDef
-    from types_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef
+    from types_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef, MetricStatTypeDef, PutMetricAlarmInputTypeDef
 
 KIND: Final = "surge"  # the policy's name is "<name>-surge", and so is its alarm's
+DEMAND_ID, SERVING_ID = "demand", "serving"  # the alarm's metric ids: the demand count, the heartbeat
 
 
 @dataclass(frozen=True)
@@ -55,15 +56,29 @@ class Band:
 
 @dataclass(frozen=True)
 class Handover:
-    """Where the usage-rate policy hands capacity to the surge: in any minute whose demand reaches
-    `demand` (the surge's threshold, per minute) its metric reads `usage` (its own target), so target
-    tracking neither scales out nor in there. Target tracking computes a new capacity from the
-    instances in service (m1, CPUUtilization's SampleCount): at the end of a launch the surge started
-    it still reads the old fleet and would ask for capacity x demand / that fleet, up to max_capacity;
-    and at the surge's capacity (sized for the surge's target) it would scale out to its own."""
+    """Where the usage-rate policy hands capacity to the surge: in a minute whose demand (m2) reaches
+    the surge's threshold (`demand`, per minute), while the instances in service (m1) are short of it
+    by the gate or drain the backlog (m3) a spike left, the policy's metric reads its own target
+    (`usage`), so target tracking neither scales out nor in; otherwise it works as before. Target
+    tracking computes a new capacity from m1 (CPUUtilization's SampleCount, a minute late) and from
+    arrivals only: at the end of a launch the surge started it still reads the old fleet and would ask
+    for capacity x demand / that fleet, up to max_capacity; and while the spike's backlog drains at
+    the surge's target it would add capacity for its own lower one. See `condition`."""
 
-    demand: float
-    usage: float
+    demand: float  # the surge's threshold, per minute
+    gate: float  # the surge's gate
+    backlog_minutes: float  # a backlog that long at full speed is a spike's
+    usage: float  # the usage-rate policy's target
+
+    def condition(self, capacity: str) -> str:
+        """Metric math, true where target tracking waits; `capacity` is what m1 renders per minute.
+        Short: the arrivals are `gate` times that or more (the surge's own gate, per minute). Draining:
+        the backlog holds `backlog_minutes` of that and the arrivals are below it, so the fleet keeps
+        clearing it. A backlog the fleet cannot clear (arrivals above its capacity, below the gate)
+        is target tracking's again, as is every minute below the surge's threshold."""
+        short = f"m2 >= {self.gate:g} * ({capacity})"
+        draining = f"m3 >= {self.backlog_minutes:g} * ({capacity}) AND m2 < {capacity}"
+        return f"m2 >= {self.demand:g} AND ({short} OR ({draining}))"
 
 
 def settings(config: DeployConfig) -> Surge:
@@ -128,17 +143,14 @@ def _bound(requests: float) -> float:
 
 
 def alarm_request(config: DeployConfig, policy_arn: str) -> PutMetricAlarmInputTypeDef:
-    surge, metric = settings(config), demand_metric(config)
+    surge = settings(config)
     return {
         "AlarmName": surge_alarm_name(config),
         "AlarmDescription": (
-            f"Size {config.name} for a spike: demand counted at arrival, per {surge.period_s} s (high resolution)"
+            f"Size {config.name} for a spike: demand counted at arrival per {surge.period_s} s, while it is "
+            f"{surge.gate:g} x what the instances in service render or more (high resolution)"
         ),
-        "Namespace": metric["Namespace"],
-        "MetricName": metric["MetricName"],
-        "Dimensions": list(metric.get("Dimensions", [])),
-        "Statistic": metrics.REQUESTS_STAT,
-        "Period": surge.period_s,
+        "Metrics": alarm_metrics(config),
         "EvaluationPeriods": surge.datapoints,
         "DatapointsToAlarm": surge.datapoints,
         "Threshold": _bound(threshold(config)),
@@ -148,8 +160,30 @@ def alarm_request(config: DeployConfig, policy_arn: str) -> PutMetricAlarmInputT
     }
 
 
+def alarm_metrics(config: DeployConfig) -> list[MetricDataQueryTypeDef]:
+    """The demand count and the heartbeat per period, and the gated demand the alarm watches."""
+    period = settings(config).period_s
+    demand: MetricStatTypeDef = {"Metric": demand_metric(config), "Period": period, "Stat": metrics.REQUESTS_STAT}
+    alive: MetricStatTypeDef = {"Metric": in_service_metric(config), "Period": period, "Stat": metrics.IN_SERVICE_STAT}
+    return [
+        {"Id": DEMAND_ID, "MetricStat": demand, "ReturnData": False},
+        {"Id": SERVING_ID, "MetricStat": alive, "ReturnData": False},
+        {"Id": "surge", "Expression": gated_expression(config), "Label": "demand at a surge", "ReturnData": True},
+    ]
+
+
+def gated_expression(config: DeployConfig) -> str:
+    """The demand of a period where it is `gate` times what the instances in service then render at
+    full speed (their heartbeat's instance-seconds x workers / seconds per image) or more, else 0.
+    With no instance there is no heartbeat: FILL makes it 0, so the surge also starts from zero."""
+    rendered, gate = throughput(config), settings(config).gate
+    capacity = f"FILL({SERVING_ID}, 0) * {rendered.workers} / {rendered.seconds_per_image:g}"
+    return f"IF({DEMAND_ID} >= {gate:g} * {capacity}, {DEMAND_ID}, 0)"
+
+
 def handover(config: DeployConfig) -> Handover:
     scaling = config.autoscaling
     assert scaling is not None, "the surge policy belongs to an autoscaling section"
-    per_minute = threshold(config) * 60 / settings(config).period_s
-    return Handover(round(per_minute, 3), scaling.usage_rate.target_value)
+    surge = settings(config)
+    per_minute = threshold(config) * 60 / surge.period_s
+    return Handover(round(per_minute, 3), surge.gate, surge.backlog_minutes, scaling.usage_rate.target_value)

@@ -51,6 +51,23 @@ class Series:
         return self.points[index] if 0 <= index < len(self.points) else None
 
 
+class Derived(Series):
+    """A series the run produces as it goes (the instances' heartbeat): datapoint k is computed once
+    its period has ended, by `compute(start, end)`, and kept."""
+
+    def __init__(self, lag_s: float, period_s: float, compute: Callable[[float, float], float | None]) -> None:
+        super().__init__(lag_s, period_s)
+        self.compute = compute
+        self.known: dict[int, float | None] = {}
+
+    def at(self, index: int) -> float | None:
+        if index < 0:
+            return None
+        if index not in self.known:
+            self.known[index] = self.compute(index * self.period_s, (index + 1) * self.period_s)
+        return self.known[index]
+
+
 class Metrics:
     """Every series the simulated endpoint publishes, by (namespace, metric, statistic) and period."""
 
@@ -60,6 +77,12 @@ class Metrics:
     def add(self, key: MetricKey, lag_s: float, period_s: float, points: list[float | None]) -> None:
         """A series known in advance (the demand counted at arrival does not depend on the fleet)."""
         self.series[key, period_s] = Series(lag_s, period_s, points)
+
+    def derive(
+        self, key: MetricKey, lag_s: float, period_s: float, compute: Callable[[float, float], float | None]
+    ) -> None:
+        """A series that depends on the fleet, computed per period as the run reaches it."""
+        self.series[key, period_s] = Derived(lag_s, period_s, compute)
 
     def publish(self, key: MetricKey, minute: int, value: float | None) -> None:
         self.series[key, MINUTE].publish(minute, value)
@@ -110,16 +133,22 @@ def single_metric(metrics: Metrics, key: MetricKey, period_s: float = MINUTE) ->
 
 
 def metric_math(metrics: Metrics, queries: Sequence[Mapping[str, Any]]) -> Query:
-    """A TargetTrackingMetricDataQuery list: MetricStat entries and the one expression that returns data."""
+    """A TargetTrackingMetricDataQuery list (one-minute metrics: its MetricStat has no Period) or an
+    alarm's MetricDataQuery list (each MetricStat with its Period): the metrics and the one
+    expression that returns data."""
     stats = {q["Id"]: q["MetricStat"] for q in queries if "MetricStat" in q}
     returned = [q for q in queries if q.get("ReturnData", True)]
     if len(returned) != 1 or "Expression" not in returned[0]:
         raise SimulationError("metric math: exactly one expression must have ReturnData true")
     series = {
-        query_id: metrics.get((stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"]))
-        for query_id, stat in stats.items()
+        query_id: metrics.get(metric_key(stat), float(stat.get("Period", MINUTE))) for query_id, stat in stats.items()
     }
     return Query(series, compile_expression(returned[0]["Expression"], set(series)))
+
+
+def metric_key(stat: Mapping[str, Any]) -> MetricKey:
+    """A MetricStat's (namespace, metric name, statistic)."""
+    return (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"])
 
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
