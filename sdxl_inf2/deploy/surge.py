@@ -173,12 +173,17 @@ def alarm_metrics(config: DeployConfig) -> list[MetricDataQueryTypeDef]:
 
 
 def gated_expression(config: DeployConfig) -> str:
-    """The demand of a period where it is `gate` times what the instances in service then render at
-    full speed (their heartbeat's instance-seconds x workers / seconds per image) or more, else 0.
-    With no instance there is no heartbeat: FILL makes it 0, so the surge also starts from zero."""
+    """The demand of a period where it reaches the gate, else 0. With no instance there is no
+    heartbeat: FILL makes it 0, so the surge also starts from zero."""
+    return f"IF({DEMAND_ID} >= {gate_expression(config, SERVING_ID)}, {DEMAND_ID}, 0)"
+
+
+def gate_expression(config: DeployConfig, serving: str) -> str:
+    """Requests in a period at which the surge engages: `gate` times what the instances in service
+    render in it at full speed (their heartbeat's instance-seconds x workers / seconds per image).
+    The alarm and the dashboard share it."""
     rendered, gate = throughput(config), settings(config).gate
-    capacity = f"FILL({SERVING_ID}, 0) * {rendered.workers} / {rendered.seconds_per_image:g}"
-    return f"IF({DEMAND_ID} >= {gate:g} * {capacity}, {DEMAND_ID}, 0)"
+    return f"{gate:g} * FILL({serving}, 0) * {rendered.workers} / {rendered.seconds_per_image:g}"
 
 
 def handover(config: DeployConfig) -> Handover:
