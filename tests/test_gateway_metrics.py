@@ -136,7 +136,9 @@ def test_the_container_writes_the_heartbeat_the_surge_gate_reads(
     assert directive["Metrics"] == [{"Name": IN_SERVICE_SECONDS, "Unit": "Count", "StorageResolution": HIGH_RESOLUTION}]
     read = next(q["MetricStat"] for q in surge.alarm_metrics(config) if q["Id"] == surge.SERVING_ID)
     dimensions = {d["Name"]: d["Value"] for d in read["Metric"]["Dimensions"]}
-    points = [p for p in datapoints(found) if (p.namespace, p.name) == (read["Metric"]["Namespace"], IN_SERVICE_SECONDS)]
+    points = [
+        p for p in datapoints(found) if (p.namespace, p.name) == (read["Metric"]["Namespace"], IN_SERVICE_SECONDS)
+    ]
     assert {p.value for p in points} == {1} and all(p.dimensions == dimensions for p in points)
     assert len(points) == len(found) and read["Stat"] == "Sum"  # its Sum per period: instance-seconds
 

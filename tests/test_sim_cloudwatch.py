@@ -161,3 +161,13 @@ def test_an_alarm_reads_the_last_n_plus_two_minutes_through_the_lag() -> None:
     assert alarm.latest_value(180.0) == 1.0
     metrics.publish(INSTANCES, 2, 0.0)
     assert alarm.state(240.0) is State.OK
+
+
+def test_a_period_read_before_it_is_published_is_read_again() -> None:
+    """Queries keep each period's value once every series has published it, and only then."""
+    metrics = Metrics({INSTANCES: 0.0})
+    query = single_metric(metrics, INSTANCES)
+    assert query.value(0) is MISSING  # not yet published: not kept
+    metrics.publish(INSTANCES, 0, 3.0)
+    assert query.value(0) == 3.0
+    assert query.known == {0: 3.0}

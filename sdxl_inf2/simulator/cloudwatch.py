@@ -50,6 +50,10 @@ class Series:
     def at(self, index: int) -> float | None:
         return self.points[index] if 0 <= index < len(self.points) else None
 
+    def final(self, index: int) -> bool:
+        """Whether datapoint `index` is there for good (published: a period is published once)."""
+        return index < len(self.points)
+
 
 class Derived(Series):
     """A series the run produces as it goes (the instances' heartbeat): datapoint k is computed once
@@ -66,6 +70,9 @@ class Derived(Series):
         if index not in self.known:
             self.known[index] = self.compute(index * self.period_s, (index + 1) * self.period_s)
         return self.known[index]
+
+    def final(self, index: int) -> bool:
+        return index in self.known
 
 
 class Metrics:
@@ -104,6 +111,9 @@ class Query:
 
     metrics: Mapping[str, Series]  # id -> series
     expression: Expression | None  # None: the single metric is the value
+    # each period's value once every series has it for good: the alarms read the same periods again
+    # at every evaluation (N + 2 of them), and an expression is evaluated once per period
+    known: dict[int, float | None] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if len({series.period_s for series in self.metrics.values()}) != 1:
@@ -122,10 +132,13 @@ class Query:
         return math.floor((now - self.lag_s) / self.period_s + 1e-9) - 1
 
     def value(self, index: int) -> float | None:
+        if index in self.known:
+            return self.known[index]
         values = {query_id: series.at(index) for query_id, series in self.metrics.items()}
-        if self.expression is None:
-            return next(iter(values.values()))
-        return self.expression.evaluate(values)
+        found = next(iter(values.values())) if self.expression is None else self.expression.evaluate(values)
+        if all(series.final(index) for series in self.metrics.values()):
+            self.known[index] = found
+        return found
 
 
 def single_metric(metrics: Metrics, key: MetricKey, period_s: float = MINUTE) -> Query:
