@@ -3,10 +3,15 @@
 Target tracking acts on one-minute datapoints after three of them (its managed alarm); a custom or
 metric-math target-tracking policy has no shorter period (TargetTrackingMetricStat has none). Step
 scaling acts on any alarm. The gateway stores the demand it counts at arrival at high resolution
-(core/metrics.py HIGH_RESOLUTION), so an alarm can read it every 10, 20 or 30 s:
+(core/metrics.py HIGH_RESOLUTION), and each instance its heartbeat (IN_SERVICE_SECONDS, 1 a second
+while its workers are ready), so an alarm can read both every 10, 20 or 30 s:
 
-- the alarm: the demand count's Sum per `period_s`, at or above the threshold in `datapoints` of
-  `datapoints`; a period with no request has no datapoint and is no surge (notBreaching);
+- the alarm: metric math per `period_s` (every metric of an alarm's math at the alarm's period:
+  SageMaker's instance count is per minute only, hence the heartbeat). It watches the demand count's
+  Sum where it is at least `gate` times what the instances in service render in the period at full
+  speed (the gate: a spike, not the growth target tracking follows), else 0; with no instance there
+  is no heartbeat, FILL makes it 0, and any demand passes. In ALARM at or above the threshold in
+  `datapoints` of `datapoints`; a period with no request is no surge (notBreaching);
 - the policy: ExactCapacity, one step adjustment per band, aggregated with Minimum (the smallest of
   those datapoints: one burst of requests neither starts a surge nor enlarges one). Band k covers the
   arrival rates that need more than capacity k-1 and at most capacity k at the surge's
@@ -14,15 +19,17 @@ scaling acts on any alarm. The gateway stores the demand it counts at arrival at
   capacities are geometric from max_capacity down (`band_ratio`, at most `bands`, never below
   min_capacity or 1); the threshold is the rate one band below the lowest. The first jump is sized
   for the whole spike: SageMaker refuses a new capacity while the endpoint is Updating.
-- the handover (`Handover`): in a minute whose demand reaches the threshold, the usage-rate policy's
-  metric reads its own target, so target tracking neither adds to the surge's capacity nor takes
-  from it; below the threshold it works as before, and it alone scales in once a spike is over.
+- the handover (`Handover`): while the surge has the fleet (short of the demand by the gate, or
+  draining the backlog a spike built), the usage-rate policy's metric reads its own target, so
+  target tracking neither adds to the surge's capacity nor takes from it; otherwise it works as
+  before, and it alone scales in once a spike is over.
 
 The surge cannot take capacity down while a spike's backlog remains: ExactCapacity below the
 current capacity is a scale-in, and a step policy's scale-in "is blocked until the cooldown period
-has expired" (Application Auto Scaling User Guide, step scaling); `cooldown_s` outlasts the launch
-and the backlog's drain, and while it runs the policy only scales out, to a larger band. Once demand
-falls under the threshold the alarm is OK and the policy does nothing. The simulator checks it
+has expired" (Application Auto Scaling User Guide, step scaling); `cooldown_s` outlasts a launch and
+the heartbeat's lag, while the gate still sees the old fleet, and once the instances are in service
+the gate is shut and the policy does nothing. It also ends before target tracking can scale in after
+a spike, so a second spike finds the surge free to set its band again. The simulator checks both
 (docs/simulator.md, "choosing a policy", where the defaults come from).
 """
 

@@ -8,11 +8,14 @@ idle slots take the new minute's arrivals. The run ends at the first boundary af
 horizon at which every request has a result or has expired.
 
 A step policy on a high-resolution alarm (the surge) is also asked between minutes, at each of its
-alarm's evaluations (every period) that finds the alarm in ALARM. Its metric is the demand counted
-at arrival, which no policy changes, so its whole series, and so the times its alarm is in ALARM,
-are known before the run: the loop gets one event per such evaluation, none per arrival. A request
-that an instance took for later in the minute (endpoint.py) stays with it if such a decision then
-drains that instance, as it would with any free slot.
+alarm's evaluations (every period) that can find the alarm in ALARM. It watches the demand counted
+at arrival where its gate on the instances' heartbeat is open, and 0 elsewhere: the heartbeat
+depends on the fleet, the demand on no policy, so the evaluations at which the alarm on the demand
+alone is in ALARM are known before the run and hold every one at which the gated alarm can be
+(`evaluations`). The loop gets one event per such evaluation, none per arrival, and the gate is read
+there from the heartbeat so far (endpoint.py records each change of the instances in service). A
+request that an instance took for later in the minute (endpoint.py) stays with it if such a decision
+then drains that instance, as it would with any free slot.
 """
 
 from __future__ import annotations
