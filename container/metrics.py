@@ -178,7 +178,7 @@ class MetricsEmitter:
         assert self.in_service is not None
         try:
             return self.in_service()
-        except Exception:  # no heartbeat is the safe answer: the instance is counted as not in service
+        except Exception:  # counted as not in service: the surge's gate then errs toward more capacity
             log.exception("could not tell whether the workers are ready")
             return False
 
