@@ -1,12 +1,13 @@
 """bench/surge_defaults: the simulations behind the surge policy's defaults (docs/simulator.md, "choosing
 a policy"). Each row is deploy/example.yaml with one change (none: the shipped defaults), simulated with
 `sdxl-inf2 simulate --policy usage-rate-demand --policy surge` on the campaign spike, the issue's second
-spike, a spike of our own and the diurnal day; every figure is the surge's over usage-rate-demand's
-under the same config (p95 time to result, cost per image), with the surge's peak and scaling activities.
+spike, a spike of our own, the diurnal day, a jump near the surge's gate and two spikes 45 minutes
+apart; every figure is the surge's over usage-rate-demand's under the same config (p95 time to result,
+cost per image), with the surge's peak and scaling activities.
 
     python -m bench.surge_defaults [--only NAME ...]
 
-Deterministic (every trace has its seed), so the table is the same on any machine; about 15 s a row.
+Deterministic (every trace has its seed), so the table is the same on any machine; about 25 s a row.
 """
 
 from __future__ import annotations
@@ -30,16 +31,25 @@ TRACES = {  # name -> simulate arguments
     "seed 7": ["--trace", "spike:30:3000:60:20:240", "--max", "100", "--seed", "7"],
     "own spike": ["--trace", "spike:60:6000:30:45:180", "--max", "150"],
     "diurnal": ["--trace", "diurnal:1389:1", "--max", "40", "--no-schedules"],
+    # +60% in a minute on a fleet at its target (23 instances for 1,200 a minute): a jump near the gate
+    "jump": ["--trace", "spike:1200:1920:60:30:180", "--max", "100", "--initial", "23"],
+    # two campaign spikes 45 minutes apart: target tracking scales in between them
+    "two spikes": ["--trace", "spike:15:12000:30:15:180", "--trace", "spike:15:12000:75:15:180", "--max", "250"],
 }
 ROWS: dict[str, dict[str, Any]] = {  # name -> changes to autoscaling (dotted keys)
     "defaults": {},
+    "surge.gate 1.25": {"surge.gate": 1.25},
+    "surge.gate 1.5": {"surge.gate": 1.5},
+    "surge.gate 2": {"surge.gate": 2.0},
+    "surge.backlog_minutes 0.1": {"surge.backlog_minutes": 0.1},
+    "surge.backlog_minutes 1": {"surge.backlog_minutes": 1.0},
+    "surge.cooldown_s 3600": {"surge.cooldown_s": 3600},
     "surge.target_value 0.75": {"surge.target_value": 0.75},
     "surge.target_value 0.85": {"surge.target_value": 0.85},
     "surge.target_value 0.95": {"surge.target_value": 0.95},
     "surge.datapoints 2": {"surge.datapoints": 2},
     "surge.period_s 30": {"surge.period_s": 30},
     "surge.band_ratio 1.25": {"surge.band_ratio": 1.25},
-    "surge.cooldown_s 900": {"surge.cooldown_s": 900},
     "usage_rate.scale_out_cooldown_s 60": {"usage_rate.scale_out_cooldown_s": 60},
     "usage_rate.target_value 0.8": {"usage_rate.target_value": 0.8},
 }

@@ -22,12 +22,16 @@ MAX_PENDING = 50_000  # items held while the writer cannot keep up (stdout block
 class Batched(Generic[T]):
     """Items added from any thread (a deque append is atomic: no lock on the request path), handed in
     order to `write` every `interval_s`, just after a whole second (or multiple of a shorter
-    interval), and once more on `close`. Beyond MAX_PENDING waiting items, new ones are dropped and
-    counted in a warning: a writer that cannot write must not hold requests up or fill the memory."""
+    interval), and once more on `close`; with `write_empty`, also when nothing was added (a writer
+    that writes something of its own every interval: the metrics' heartbeat). Beyond MAX_PENDING
+    waiting items, new ones are dropped and counted in a warning: a writer that cannot write must
+    not hold requests up or fill the memory."""
 
-    def __init__(self, name: str, write: Callable[[list[T]], None], interval_s: float) -> None:
+    def __init__(
+        self, name: str, write: Callable[[list[T]], None], interval_s: float, write_empty: bool = False
+    ) -> None:
         self.name, self.interval_s = name, interval_s
-        self._write = write
+        self._write, self._write_empty = write, write_empty
         self._pending: deque[T] = deque()
         self._dropped = 0  # counted without a lock: a warning's figure, never a metric
         self._writing = threading.Lock()  # one batch at a time: the thread's, or close's
@@ -48,7 +52,7 @@ class Batched(Generic[T]):
             if self._dropped:
                 log.warning("%s: %d items dropped: the writer could not keep up", self.name, self._dropped)
                 self._dropped = 0
-            if batch:
+            if batch or self._write_empty:
                 try:
                     self._write(batch)
                 except Exception:  # a bug here must not take the server down; the next batch is tried

@@ -170,6 +170,14 @@ class Settings(WorkerSettings):
         description="`off` leaves `NumberOfInferenceRequests`, `CacheHits` and `CacheMisses` out: the gateway "
         "counts them (deploy sets it).",
     )
+    # on: deploy's surge policy compares the demand with the capacity in service (core/metrics.py)
+    metrics_heartbeat: Literal["on", "off"] = Field(
+        "off",
+        alias=names.HEARTBEAT_SETTING,
+        description="`on` writes `InServiceSeconds` = 1 for every second the workers are ready (/ping 200), "
+        "requests or not, at high resolution: the instances in service per 10 s (deploy sets it with the "
+        "surge policy).",
+    )
     cache_dir: Path | None = Field(
         None,
         alias="SDXL_CACHE_DIR",

@@ -24,6 +24,14 @@ policy reads stays as it is; a single-variant artifact gets no Variant set (it w
 each set is billed as separate metrics). Per-request fields (inference id, status, cache) are in the
 request log line, not here. Written by aws-embedded-metrics (stdout sink, `AWS_EMF_ENVIRONMENT=Local`:
 a SageMaker container has no CloudWatch agent).
+
+The heartbeat (SDXL_METRICS_HEARTBEAT=on, which deploy sets with the surge policy): the same thread
+writes, for every whole second since its last flush in which the workers are ready (the front's
+/ping answers 200), a document of its own with IN_SERVICE_SECONDS = 1 under (EndpointName,
+VariantName) at high resolution, requests or not. Its Sum over a period is the instance-seconds in
+service, which the surge alarm compares with the demand (deploy/surge.py). Readiness is read once a
+flush and stands for the seconds since the last one (one, unless a write was held up; at most
+MAX_HEARTBEAT_GAP_S are filled in).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -43,7 +52,9 @@ from sdxl_inf2.core.metrics import (
     ENDPOINT_DIMENSION,
     ERROR_CLASS_DIMENSION,
     ERRORS,
+    HIGH_RESOLUTION,
     IMAGES_GENERATED,
+    IN_SERVICE_SECONDS,
     MILLISECONDS,
     MODEL_VARIANT_DIMENSION,
     TIMING_METRICS,
@@ -60,6 +71,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sdxl.metrics")
 # (second, artifact variant or None, ErrorClass or None): one document each per flush
 DocumentKey = tuple[int, str | None, str | None]
+MAX_HEARTBEAT_GAP_S = 60  # seconds of heartbeat a late flush fills in
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,7 @@ class MetricsEmitter:
         by_variant: bool = False,
         request_counts: bool = True,
         flush_interval_s: float = 1.0,
+        in_service: Callable[[], bool] | None = None,
     ) -> None:
         os.environ.setdefault("AWS_EMF_ENVIRONMENT", "Local")  # read once, when the library is imported
         from aws_embedded_metrics.logger.metrics_logger_factory import create_metrics_logger
@@ -98,10 +111,17 @@ class MetricsEmitter:
         self.dimensions = {ENDPOINT_DIMENSION: endpoint_name, VARIANT_DIMENSION: variant_name}
         self.by_variant = by_variant
         self.request_counts = request_counts  # False: the gateway counts demand (DEMAND_COUNTS) at arrival
-        self._outcomes: Batched[Counted] = Batched("emf-metrics", self._write, flush_interval_s)
+        self.in_service = in_service  # None: no heartbeat; else whether the workers are ready now
+        self._beaten = int(time.time()) - 1  # the last second the heartbeat accounted for
+        beats = in_service is not None
+        self._outcomes: Batched[Counted] = Batched("emf-metrics", self._write, flush_interval_s, write_empty=beats)
 
     @classmethod
-    def from_settings(cls, settings: Settings, by_variant: bool = False) -> MetricsEmitter | None:
+    def from_settings(
+        cls, settings: Settings, by_variant: bool = False, in_service: Callable[[], bool] | None = None
+    ) -> MetricsEmitter | None:
+        """The emitter the settings ask for; `in_service` (the pool's readiness) feeds the heartbeat
+        when SDXL_METRICS_HEARTBEAT is on."""
         if settings.metrics == "off":
             log.info("metrics off (SDXL_METRICS=off)")
             return None
@@ -109,7 +129,9 @@ class MetricsEmitter:
             log.info("left to the gateway (SDXL_METRICS_REQUEST_COUNTS=off): %s", ", ".join(DEMAND_COUNTS))
         names = (settings.metrics_namespace, settings.metrics_endpoint_name, settings.metrics_variant_name)
         counts = settings.metrics_request_counts == "on"
-        return cls(*names, by_variant=by_variant, request_counts=counts, flush_interval_s=settings.metrics_flush_s)
+        beat = in_service if settings.metrics_heartbeat == "on" else None
+        interval = settings.metrics_flush_s
+        return cls(*names, by_variant=by_variant, request_counts=counts, flush_interval_s=interval, in_service=beat)
 
     def emit(self, outcome: RequestOutcome) -> None:
         """All a request pays: one append (the documents are built and written by the background thread)."""
@@ -124,12 +146,41 @@ class MetricsEmitter:
         self._outcomes.close()
 
     def _write(self, batch: list[Counted]) -> None:
-        for document in self._documents(batch).values():
+        for document in [*self._documents(batch).values(), *self._heartbeat()]:
             try:
                 document.flush_sync()
             except Exception:  # one document lost, not the batch's others
                 log.exception("could not write an EMF document of %d requests", len(batch))
         sys.stdout.flush()  # the sink writes without flushing; unbuffered stdout is not guaranteed
+
+    def _heartbeat(self) -> list[MetricsLogger]:
+        """One document per whole second since the last flush, if the workers are ready now."""
+        if self.in_service is None:
+            return []
+        from aws_embedded_metrics.storage_resolution import StorageResolution
+
+        done = int(time.time()) - 1  # the last whole second
+        seconds = range(max(self._beaten + 1, done - MAX_HEARTBEAT_GAP_S + 1), done + 1)
+        self._beaten = max(self._beaten, done)
+        if not self._ready():
+            return []
+        documents = []
+        for second in seconds:
+            document = self._create()
+            document.set_namespace(self.namespace)
+            document.set_timestamp(datetime.fromtimestamp(second, UTC))
+            document.set_dimensions(self.dimensions)
+            document.put_metric(IN_SERVICE_SECONDS, 1, COUNT, StorageResolution(HIGH_RESOLUTION))
+            documents.append(document)
+        return documents
+
+    def _ready(self) -> bool:
+        assert self.in_service is not None
+        try:
+            return self.in_service()
+        except Exception:  # counted as not in service: the surge's gate then errs toward more capacity
+            log.exception("could not tell whether the workers are ready")
+            return False
 
     def _documents(self, batch: list[Counted]) -> dict[DocumentKey, MetricsLogger]:
         documents: dict[DocumentKey, MetricsLogger] = {}

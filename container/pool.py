@@ -109,6 +109,10 @@ class WorkerPool:
             )
         return job
 
+    def serving(self) -> bool:
+        """Whether /ping answers 200 now: every variant has a live worker (the metrics' heartbeat)."""
+        return self._state() == "ready"
+
     def status(self) -> PoolStatus:
         state = self._state()
         ready = sum(r.state in LIVE for r in self.runners)

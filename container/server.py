@@ -109,7 +109,7 @@ def make_app(plan: ServePlan) -> Any:
 
     pool = WorkerPool(plan.settings, plan.lanes, config_for)
     cache = build_cache(plan.settings, plan.model, plan.backend, plan.slots[0].device)
-    metrics = MetricsEmitter.from_settings(plan.settings, by_variant=plan.model.has_variants)
+    metrics = MetricsEmitter.from_settings(plan.settings, by_variant=plan.model.has_variants, in_service=pool.serving)
     inflight = InFlight(pool.submit, cache.store) if cache is not None else None
     request_log = RequestLog(plan.settings.log_prompts)
     runtime = Runtime(plan.settings, plan.model, plan.backend, pool, request_log, cache, metrics, inflight)

@@ -60,3 +60,16 @@ def test_beyond_the_bound_items_are_dropped_and_counted(
     batched.close()
     assert written == list(range(10))
     assert "test: 15 items dropped" in caplog.text
+
+
+def test_write_empty_hands_the_writer_every_interval_even_with_nothing_added() -> None:
+    """The metrics' heartbeat writes something of its own each second: an empty batch still calls it."""
+    calls: list[list[int]] = []
+    quiet: Batched[int] = Batched("test", calls.append, interval_s=60)
+    assert quiet.flush() == 0 and calls == []  # by default an empty batch is not written
+    beating: Batched[int] = Batched("test", calls.append, interval_s=60, write_empty=True)
+    assert beating.flush() == 0 and calls == [[]]
+    beating.add(7)
+    beating.close()
+    quiet.close()
+    assert [item for batch in calls for item in batch] == [7] and calls[1] == [7]  # written once, in turn

@@ -170,10 +170,13 @@ def test_the_usage_rate_is_the_policys_own(tmp_path: Path, changes: dict[str, An
     policy = {query["Id"]: query for query in usage_rate_metrics(config)}
     shown = by_id(widget(dashboard.body(config, REGION, []), "Usage rate"))
     usage = "m2 / (m1 * 60 / 7.5 * 12)"
+    read = ["m1", "m2"]
     if config.surge_enabled:  # the gateway counts: the surge policy is on, and target tracking hands over to it
-        usage = f"IF(m2 >= {surge.handover(config).demand:g}, 0.75, {usage})"
+        usage = f"IF({surge.handover(config).condition('m1 * 60 / 7.5 * 12')}, 0.75, {usage})"
+        read.append("m3")  # the backlog the handover reads
     assert shown["e1"][0]["expression"] == policy["e1"]["Expression"] == f"IF(m1 != 0, {usage})"
-    for query_id in ("m1", "m2"):
+    assert sorted(query_id for query_id in shown if query_id != "e1") == sorted(read)
+    for query_id in read:
         stat = policy[query_id]["MetricStat"]
         dimensions = [part for d in stat["Metric"]["Dimensions"] for part in (d["Name"], d["Value"])]
         expected = [stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], *dimensions]
@@ -247,15 +250,22 @@ def test_capacity_and_the_instances_the_demand_needs(tmp_path: Path) -> None:
     ]
 
 
-def test_the_surge_widget_shows_its_demand_and_threshold(tmp_path: Path) -> None:
+def test_the_surge_widget_shows_its_demand_gate_and_threshold(tmp_path: Path) -> None:
     assert "Surge" not in " ".join(titles(dashboard.body(config_of(tmp_path), REGION, [])))  # no surge policy
     changes = {**CONFIGS["gateway counts"], "autoscaling.max_capacity": 100, "autoscaling.surge.period_s": 20}
     config = config_of(tmp_path, **changes)
     shown = widget(dashboard.body(config, REGION, []), "Surge")
     assert shown["properties"]["period"] == 10  # a dashboard has no 20 s period: shown per 10 s
-    [row] = rows_of(shown)
+    row, serving, gate = rows_of(shown)
     m2 = usage_rate_metrics(config)[1]["MetricStat"]["Metric"]
     assert row[:2] == [m2["Namespace"], m2["MetricName"]] and options(row)["period"] == 10
+    alarm = {q["Id"]: q for q in surge.alarm_metrics(config)}
+    heartbeat = alarm[surge.SERVING_ID]["MetricStat"]
+    assert serving[:2] == [heartbeat["Metric"]["Namespace"], heartbeat["Metric"]["MetricName"]]
+    assert options(serving) == {"id": surge.SERVING_ID, "stat": heartbeat["Stat"], "period": 10, "visible": False}
+    assert gate[0]["expression"] in alarm["surge"]["Expression"]  # the alarm's own gate
+    per_instance = compile_expression(gate[0]["expression"], {surge.SERVING_ID}).evaluate({surge.SERVING_ID: 10.0})
+    assert per_instance == pytest.approx(12 / 10 * 10)  # one instance for 10 s at the gate of 1: 12 images
     lines = shown["properties"]["annotations"]["horizontal"]
     bands = surge.bands(config)
     assert lines[0]["value"] == pytest.approx(bands[0].lower / 2, abs=1e-3)  # the threshold per 20 s, per 10 s

@@ -1,6 +1,7 @@
 """The surge policy (deploy/surge.py): when it is on, its bands against the capacity formula, its requests
-against botocore's model and Application Auto Scaling's step rules (moto stores any AdjustmentType and
-any alarm Period), the usage-rate handover, and its life in autoscale, plan, status and teardown."""
+against botocore's model and Application Auto Scaling's step rules (moto stores any AdjustmentType, any
+alarm Period and any metric-math expression unread), its gate, the usage-rate handover, and its life in
+autoscale, plan, status and teardown."""
 
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ def test_the_requests_are_what_botocore_and_the_step_rules_accept(tmp_path: Path
     policy, alarm = surge.policy_request(config), surge.alarm_request(config, STEP_POLICY_ARN)
     validate_parameters(policy, input_shape("application-autoscaling", "PutScalingPolicy"))
     validate_parameters(alarm, input_shape("cloudwatch", "PutMetricAlarm"))
+    alone = {"Namespace", "MetricName", "Dimensions", "Period", "Statistic", "ExtendedStatistic", "Unit"}
+    assert alone.isdisjoint(alarm)  # PutMetricAlarm: with Metrics, none of these
     step = policy["StepScalingPolicyConfiguration"]
     members = input_shape("application-autoscaling", "PutScalingPolicy").members
     enums = members["StepScalingPolicyConfiguration"].members
@@ -94,32 +97,78 @@ def test_the_requests_are_what_botocore_and_the_step_rules_accept(tmp_path: Path
         assert lower["MetricIntervalUpperBound"] == upper["MetricIntervalLowerBound"]
     sizes = [a["ScalingAdjustment"] for a in adjustments]
     assert sizes == surge.capacities(config) and all(size >= 0 for size in sizes)
-    assert alarm["Period"] in metrics.HIGH_RESOLUTION_PERIODS
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == surge.settings(config).datapoints
     assert (alarm["ComparisonOperator"], alarm["TreatMissingData"]) == ("GreaterThanOrEqualToThreshold", "notBreaching")
     assert alarm["Threshold"] == pytest.approx(surge.threshold(config), abs=1e-3)
+    *stats, watched = alarm["Metrics"]
+    assert [q["ReturnData"] for q in alarm["Metrics"]] == [False, False, True] and "Expression" in watched
+    (period,) = {q["MetricStat"]["Period"] for q in stats}  # metric math over one period
+    assert period == surge.settings(config).period_s and period in metrics.HIGH_RESOLUTION_PERIODS
+    read = {q["Id"]: q["MetricStat"] for q in stats}
     demand = usage_rate_metrics(config)[1]["MetricStat"]  # the usage-rate policy's m2, read per period
-    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
-        demand["Metric"]["Namespace"],
-        demand["Metric"]["MetricName"],
-        demand["Stat"],
-    )
-    assert alarm["Dimensions"] == demand["Metric"]["Dimensions"] and alarm["AlarmActions"] == [STEP_POLICY_ARN]
+    assert (read[surge.DEMAND_ID]["Metric"], read[surge.DEMAND_ID]["Stat"]) == (demand["Metric"], demand["Stat"])
+    serving = read[surge.SERVING_ID]
+    assert (serving["Metric"]["MetricName"], serving["Stat"]) == (metrics.IN_SERVICE_SECONDS, metrics.IN_SERVICE_STAT)
+    assert {k: v for k, v in serving["Metric"].items() if k != "MetricName"} == {
+        k: v for k, v in demand["Metric"].items() if k != "MetricName"
+    }  # the same namespace and dimensions: the container writes it beside the gateway's counts
+    compile_expression(watched["Expression"], set(read))  # only the ids above, in the modelled subset
+    assert alarm["AlarmActions"] == [STEP_POLICY_ARN]
 
 
-def test_the_usage_rate_hands_over_above_the_threshold(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gate", [1.0, 2.0])
+def test_the_alarm_watches_the_demand_only_where_the_instances_in_service_fall_short(
+    tmp_path: Path, gate: float
+) -> None:
+    config = config_of(tmp_path, **{"autoscaling.max_capacity": 100, "autoscaling.surge.gate": gate})
+    expression = compile_expression(surge.gated_expression(config), {surge.DEMAND_ID, surge.SERVING_ID})
+    per_instance = throughput(config).per_second() * 10  # images one instance renders in a 10 s period
+
+    def watched(demand: float | None, instances: float | None) -> float | None:
+        serving = None if instances is None else instances * 10  # instance-seconds in the period
+        return expression.evaluate({surge.DEMAND_ID: demand, surge.SERVING_ID: serving})
+
+    short = gate * 5 * per_instance  # the gate's demand for 5 instances
+    assert watched(short, 5) == short and watched(short - 1, 5) == 0  # at the gate, and just under it
+    assert watched(short, None) == short  # no instance in service: no heartbeat, any demand passes
+    assert watched(None, 5) == 0 and watched(None, None) == 0  # no request: never over the threshold
+
+
+def usage_rate_expression(config: DeployConfig) -> Any:
+    queries = usage_rate_metrics(config)
+    return compile_expression(queries[-1]["Expression"], {q["Id"] for q in queries if "MetricStat" in q})
+
+
+def test_the_usage_rate_hands_over_while_the_surge_has_the_fleet(tmp_path: Path) -> None:
     config = config_of(tmp_path, **{"autoscaling.max_capacity": 100})
-    handover = surge.handover(config)
+    handover, expression = surge.handover(config), usage_rate_expression(config)
     assert handover.demand == pytest.approx(surge.threshold(config) * 60 / 10, abs=1e-3)
-    expression = compile_expression(usage_rate_metrics(config)[2]["Expression"], {"m1", "m2"})
-    busy = handover.demand
-    assert expression.evaluate({"m1": 1, "m2": busy * 4}) == 0.75  # the surge sizes: the target, whatever m1
-    assert expression.evaluate({"m1": 1, "m2": busy - 1}) == pytest.approx((busy - 1) / 72)  # below: the usage rate
-    assert expression.evaluate({"m1": None, "m2": busy}) is None  # no instance: no datapoint, as before
-    plain = compile_expression(
-        usage_rate_metrics(config_of(tmp_path, **{"autoscaling.surge.enabled": False}))[2]["Expression"], {"m1", "m2"}
-    )
-    assert plain.evaluate({"m1": 1, "m2": busy * 4}) == pytest.approx(busy * 4 / 72)
+    backlog = usage_rate_metrics(config)[2]  # m3: SageMaker's backlog, per endpoint
+    assert backlog["Id"] == "m3" and backlog["MetricStat"]["Metric"]["MetricName"] == metrics.BACKLOG_METRIC
+    busy, per_minute = handover.demand, 72  # one instance renders 72 images a minute
+    assert expression.evaluate({"m1": 1, "m2": busy * 4, "m3": 0}) == 0.75  # short of it: the surge sizes
+    fleet = math.ceil(busy * 4 / per_minute / 0.85)  # the surge's fleet in service, at 0.85
+    usage = busy * 4 / (fleet * per_minute)
+    assert expression.evaluate({"m1": fleet, "m2": busy * 4, "m3": 0}) == pytest.approx(usage)  # no backlog: tracked
+    drain = handover.backlog_minutes * fleet * per_minute
+    assert expression.evaluate({"m1": fleet, "m2": busy * 4, "m3": drain}) == 0.75  # it drains the spike's backlog
+    assert expression.evaluate({"m1": fleet, "m2": busy * 4, "m3": drain * 0.99}) == pytest.approx(usage)
+    assert expression.evaluate({"m1": 1, "m2": busy - 1, "m3": 1e6}) == pytest.approx((busy - 1) / 72)  # below
+    assert expression.evaluate({"m1": None, "m2": busy, "m3": 0}) is None  # no instance: no datapoint, as before
+    plain = config_of(tmp_path, **{"autoscaling.surge.enabled": False})
+    assert [q["Id"] for q in usage_rate_metrics(plain)] == ["m1", "m2", "e1"]
+    assert usage_rate_expression(plain).evaluate({"m1": 1, "m2": busy * 4}) == pytest.approx(busy * 4 / 72)
+
+
+def test_a_backlog_the_fleet_cannot_clear_below_the_gate_is_target_trackings(tmp_path: Path) -> None:
+    """With a gate above 1, arrivals between the fleet's speed and the gate: the surge does not engage,
+    so target tracking must not wait, however long the backlog."""
+    config = config_of(tmp_path, **{"autoscaling.max_capacity": 100, "autoscaling.surge.gate": 2.0})
+    expression, fleet = usage_rate_expression(config), 20
+    over = 1.5 * fleet * 72  # 1.5 x what 20 instances render a minute, above the surge's threshold
+    assert over >= surge.handover(config).demand
+    assert expression.evaluate({"m1": fleet, "m2": over, "m3": 1e6}) == pytest.approx(1.5)
+    assert expression.evaluate({"m1": fleet, "m2": 2 * fleet * 72, "m3": 0}) == 0.75  # at the gate: the surge's
 
 
 @pytest.mark.parametrize(
@@ -153,7 +202,8 @@ def test_autoscale_puts_it_and_teardown_removes_it(aws: Aws, tmp_path: Path, cap
     assert policy["PolicyType"] == "StepScaling"
     assert policy["StepScalingPolicyConfiguration"]["AdjustmentType"] == "ExactCapacity"
     alarm = alarms(aws)[ALARM]
-    assert alarm["Period"] <= 30 and alarm["AlarmActions"] == [policy["PolicyARN"]]
+    periods = {query["MetricStat"]["Period"] for query in alarm["Metrics"] if "MetricStat" in query}
+    assert periods and max(periods) <= 30 and alarm["AlarmActions"] == [policy["PolicyARN"]]
     lines = status.scaling_lines(Clients(REGION), load_config(path))
     assert f"  policy {POLICY}: StepScaling" in lines and any(line.startswith("  surge: from ") for line in lines)
     assert any(line.startswith(f"  alarm {ALARM}: ") for line in lines)
@@ -181,10 +231,8 @@ def test_the_gateway_role_may_publish_what_the_alarm_reads(tmp_path: Path) -> No
     statements = {s["Sid"]: s for s in gateway_role_policy(config, REGION)["Statement"]}
     count = statements["CountDemand"]
     assert count["Action"] == ["cloudwatch:PutMetricData"]
-    assert (
-        surge.alarm_request(config, STEP_POLICY_ARN)["Namespace"]
-        in count["Condition"]["StringEquals"]["cloudwatch:namespace"]
-    )
+    demand = next(q for q in surge.alarm_metrics(config) if q["Id"] == surge.DEMAND_ID)
+    assert demand["MetricStat"]["Metric"]["Namespace"] in count["Condition"]["StringEquals"]["cloudwatch:namespace"]
 
 
 def test_the_scale_out_cooldown_follows_who_counts(tmp_path: Path) -> None:

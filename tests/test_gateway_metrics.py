@@ -1,10 +1,12 @@
 """Demand counted by the gateway, and nothing counted twice: the usage-rate policy's m2 is found in what
 the gateway emits (PutMetricData on moto), and a real container started with deploy's Environment for a
-gateway deployment leaves exactly those counts out of its own EMF documents."""
+gateway deployment leaves exactly those counts out of its own EMF documents, and writes the heartbeat
+the surge alarm's gate reads, once its workers are ready, requests or not."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from sdxl_inf2.core.cache.entry import pack
-from sdxl_inf2.core.metrics import COALESCED, DEMAND_COUNTS, HIGH_RESOLUTION
+from sdxl_inf2.core.metrics import COALESCED, DEMAND_COUNTS, HIGH_RESOLUTION, IN_SERVICE_SECONDS
 from sdxl_inf2.deploy import surge
 from sdxl_inf2.deploy.autoscaling import usage_rate_metrics
 from sdxl_inf2.deploy.clients import Clients
@@ -21,7 +23,7 @@ from sdxl_inf2.deploy.gateway import connect, gateway_settings
 from sdxl_inf2.gateway.demand import DemandMetrics
 from tests.aws import Aws, assert_one_line_error, cli, write_config
 from tests.conftest import ServerFactory
-from tests.emf import datapoints, wait_metrics
+from tests.emf import datapoints, emf_documents, wait_metrics
 from tests.gateway_support import CACHE, CACHE_BUCKET, CACHE_PREFIX, publish_card
 from tests.server import FAKE
 
@@ -103,7 +105,42 @@ def test_the_counts_are_stored_at_high_resolution(tmp_path: Path, monkeypatch: p
     assert {datum["MetricName"]: datum["StorageResolution"] for datum in call["MetricData"]} == {
         name: HIGH_RESOLUTION for name in (*DEMAND_COUNTS, COALESCED)
     }
-    assert surge.alarm_request(config, "arn")["Period"] < 60 and config.surge_enabled
+    periods = [query["MetricStat"]["Period"] for query in surge.alarm_metrics(config) if "MetricStat" in query]
+    assert periods and all(period < 60 for period in periods) and config.surge_enabled
+
+
+def heartbeats(server: Any) -> list[dict[str, Any]]:
+    return [document for document in emf_documents(server) if IN_SERVICE_SECONDS in document]
+
+
+def test_the_container_writes_the_heartbeat_the_surge_gate_reads(
+    servers: ServerFactory, tiny_model: Path, tmp_path: Path
+) -> None:
+    """Deploy's Environment for a surge turns the heartbeat on: 1 a second at high resolution under
+    exactly the metric the alarm's `serving` query reads, from the moment /ping answers 200 (not
+    while the workers load), with no request at all."""
+    config = gateway_config(tmp_path)
+    env = {k: v for k, v in config.container_environment.items() if k != "SDXL_CACHE_S3_URI"}
+    assert env["SDXL_METRICS_HEARTBEAT"] == "on"
+    server = servers(tiny_model, env={"SDXL_BACKEND": FAKE.format("slow_load"), "FAKE_LOAD_S": "2", **env})
+    server.wait_ping(503, state="loading")
+    loading_until = time.time()
+    server.wait_ping(200)
+    deadline = time.monotonic() + 10
+    while len(found := heartbeats(server)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    seconds = [document["_aws"]["Timestamp"] // 1000 for document in found]
+    assert len(seconds) >= 3 and seconds == list(range(seconds[0], seconds[0] + len(seconds)))  # one a second
+    assert seconds[0] >= int(loading_until) - 1  # none for the seconds it was loading
+    (directive,) = found[0]["_aws"]["CloudWatchMetrics"]
+    assert directive["Metrics"] == [{"Name": IN_SERVICE_SECONDS, "Unit": "Count", "StorageResolution": HIGH_RESOLUTION}]
+    read = next(q["MetricStat"] for q in surge.alarm_metrics(config) if q["Id"] == surge.SERVING_ID)
+    dimensions = {d["Name"]: d["Value"] for d in read["Metric"]["Dimensions"]}
+    points = [
+        p for p in datapoints(found) if (p.namespace, p.name) == (read["Metric"]["Namespace"], IN_SERVICE_SECONDS)
+    ]
+    assert {p.value for p in points} == {1} and all(p.dimensions == dimensions for p in points)
+    assert len(points) == len(found) and read["Stat"] == "Sum"  # its Sum per period: instance-seconds
 
 
 def test_who_counts(tmp_path: Path) -> None:
@@ -112,8 +149,10 @@ def test_who_counts(tmp_path: Path) -> None:
     container = gateway_config(tmp_path, **{"autoscaling.usage_rate.requests_from": "container"})
     assert container.requests_counted_by == "container"
     assert "SDXL_METRICS_REQUEST_COUNTS" not in container.container_environment
-    metrics_off = gateway_config(tmp_path, environment={"SDXL_CACHE_S3_URI": CACHE, "SDXL_METRICS": "off"})
-    assert metrics_off.requests_counted_by == "gateway"  # the container's metrics are not needed
+    off = {"environment": {"SDXL_CACHE_S3_URI": CACHE, "SDXL_METRICS": "off"}, "autoscaling.surge.enabled": False}
+    metrics_off = gateway_config(tmp_path, **off)
+    assert metrics_off.requests_counted_by == "gateway"  # without the surge the container's metrics are not needed
+    assert "SDXL_METRICS_HEARTBEAT" not in metrics_off.container_environment
 
 
 @pytest.mark.parametrize(
@@ -124,6 +163,14 @@ def test_who_counts(tmp_path: Path) -> None:
         (
             {"gateway": GATEWAY, "environment": {"SDXL_CACHE_S3_URI": CACHE, "SDXL_METRICS_REQUEST_COUNTS": "on"}},
             ["SDXL_METRICS_REQUEST_COUNTS=on", "twice"],
+        ),
+        (  # the surge's gate reads the container's heartbeat
+            {"gateway": GATEWAY, "environment": {"SDXL_CACHE_S3_URI": CACHE, "SDXL_METRICS": "off"}},
+            ["SDXL_METRICS=off", "heartbeat", "autoscaling.surge.enabled: false"],
+        ),
+        (
+            {"gateway": GATEWAY, "environment": {"SDXL_CACHE_S3_URI": CACHE, "SDXL_METRICS_HEARTBEAT": "off"}},
+            ["SDXL_METRICS_HEARTBEAT=off", "heartbeat"],
         ),
     ],
 )

@@ -3,7 +3,8 @@ instance as the config says): the local account gets the roles the config names,
 gateway's function with its role; `sdxl-inf2 invoke` renders a seeded request once and answers the
 repeat from S3 without uploading it; `sdxl-inf2 gateway serve` queues a miss and answers the hit; and
 the gateway's demand counts are in the local CloudWatch, the only request counts there (the container's
-are off when the gateway counts); deploy put the surge policy and the dashboard, and teardown removes them."""
+are off when the gateway counts); deploy put the surge policy and the dashboard, the instance's heartbeat
+that the surge's gate reads is there too, and teardown removes the policy and the dashboard."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 
 
 def demand(name: str) -> float:
-    """The sum of one request count in the local CloudWatch, as the usage-rate policy reads it."""
+    """The sum of one request count (or the heartbeat) in the local CloudWatch, as the policies read it."""
     now = time.time()
     answer = boto3.client("cloudwatch").get_metric_statistics(
         Namespace=CONFIG.container_metric_namespace,
@@ -153,16 +154,26 @@ def dashboards() -> list[str]:
 
 def test_deploy_made_the_surge_policy_and_the_dashboard(stack: LocalStack) -> None:
     """The example counts demand at its gateway, so deploy puts the surge policy: ExactCapacity bands on
-    an alarm of 30 s or less that fires it, beside target tracking; and the campaign dashboard."""
+    an alarm of 30 s or less that fires it (metric math over the demand and the instances' heartbeat),
+    beside target tracking; and the campaign dashboard."""
     assert CONFIG.surge_enabled
     surge = scaling_policies()[policy_name(CONFIG, "surge")]
     step = surge["StepScalingPolicyConfiguration"]
     assert surge["PolicyType"] == "StepScaling" and step["AdjustmentType"] == "ExactCapacity"
     assert 1 <= len(step["StepAdjustments"]) <= 20
     alarm = alarms()[surge_alarm_name(CONFIG)]
-    assert alarm["Period"] <= 30 and alarm["AlarmActions"] == [surge["PolicyARN"]]
-    assert alarm["MetricName"] == metrics.CACHE_MISSES and alarm["Namespace"] == CONFIG.container_metric_namespace
+    read = [query["MetricStat"] for query in alarm["Metrics"] if "MetricStat" in query]
+    assert read and all(stat["Period"] <= 30 for stat in read) and alarm["AlarmActions"] == [surge["PolicyARN"]]
+    assert {stat["Metric"]["MetricName"] for stat in read} == {metrics.CACHE_MISSES, metrics.IN_SERVICE_SECONDS}
+    assert {stat["Metric"]["Namespace"] for stat in read} == {CONFIG.container_metric_namespace}
     assert dashboard_name(CONFIG, REGION) in dashboards()
+
+
+def test_the_instance_heartbeat_the_surge_gate_reads_is_in_cloudwatch(stack: LocalStack) -> None:
+    """deploy turned the container's heartbeat on; the instance, in service, writes it whether or not
+    requests come, and the local endpoint forwards it as CloudWatch Logs would extract it."""
+    assert CONFIG.container_environment[metrics.HEARTBEAT_SETTING] == "on"
+    wait_for(lambda: demand(metrics.IN_SERVICE_SECONDS) >= 2)
 
 
 def test_teardown_removes_the_surge_policy_and_the_dashboard(stack: LocalStack, capsys: Capsys) -> None:

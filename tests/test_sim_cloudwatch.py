@@ -33,6 +33,9 @@ MISSING = None
         ("m1 > 15 && m2 > 15", {"m1": 30.0, "m2": MISSING}, 0.0),
         ("m1 < m2", {"m1": 0.0, "m2": MISSING}, 0.0),
         ("m1 < 1 || m2 > 1", {"m1": 3.0, "m2": 2.0}, 1.0),
+        ("FILL(m1, 0)", {"m1": MISSING}, 0.0),  # FILL: the number where the series has no datapoint
+        ("FILL(m1, 0) + 2", {"m1": 3.0}, 5.0),
+        ("m2 >= 2 * FILL(m1, 0)", {"m1": MISSING, "m2": MISSING}, 1.0),  # the filled series has a datapoint
     ],
 )
 def test_arithmetic_and_comparisons_on_missing_data(
@@ -91,7 +94,8 @@ def test_the_expression_follows_the_config(tmp_path: Path) -> None:
     ("text", "problem"),
     [
         ("m1 +", "expected more"),
-        ("FILL(m1, 0)", "FILL is not modelled"),
+        ("DIFF(m1)", "DIFF is not modelled"),
+        ("FILL(m1)", "FILL takes a series and the number"),
         ("m3 / 2", "unknown id 'm3'"),
         ("m1 $ 2", "cannot read"),
         ("IF(m1)", "IF takes"),
@@ -157,3 +161,13 @@ def test_an_alarm_reads_the_last_n_plus_two_minutes_through_the_lag() -> None:
     assert alarm.latest_value(180.0) == 1.0
     metrics.publish(INSTANCES, 2, 0.0)
     assert alarm.state(240.0) is State.OK
+
+
+def test_a_period_read_before_it_is_published_is_read_again() -> None:
+    """Queries keep each period's value once every series has published it, and only then."""
+    metrics = Metrics({INSTANCES: 0.0})
+    query = single_metric(metrics, INSTANCES)
+    assert query.value(0) is MISSING  # not yet published: not kept
+    metrics.publish(INSTANCES, 0, 3.0)
+    assert query.value(0) == 3.0
+    assert query.known == {0: 3.0}

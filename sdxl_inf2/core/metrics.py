@@ -53,6 +53,17 @@ HIGH_RESOLUTION = 1
 # PutMetricAlarm Period: "Valid values are 10, 20, 30, and any multiple of 60").
 HIGH_RESOLUTION_PERIODS = (10, 20, 30)
 
+# Capacity in service, at high resolution: each container instance writes 1 for every second its
+# model workers are ready (/ping answers 200), requests or not (it counts capacity, not work), in the
+# container's namespace with the demand counts' dimensions (container/metrics.py). Its Sum over a
+# period is the instance-seconds in service then: the surge alarm compares the demand of a period
+# with what those instances render (deploy/surge.py), which SageMaker's instance count (CPUUtilization
+# SampleCount, one minute only, a minute late) cannot do per 10 s. Written only where deploy turns it
+# on (HEARTBEAT_SETTING, with the surge policy): a container outside SageMaker logs no line a second.
+IN_SERVICE_SECONDS = "InServiceSeconds"
+IN_SERVICE_STAT: Final = "Sum"
+HEARTBEAT_SETTING = "SDXL_METRICS_HEARTBEAT"  # "on": write IN_SERVICE_SECONDS (deploy sets it with the surge)
+
 
 def request_counts(cache: str) -> dict[str, int]:
     """One inference request's counts, whichever side counts it; `cache` is hit, miss, coalesced (a

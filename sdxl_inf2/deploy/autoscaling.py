@@ -71,14 +71,15 @@ def usage_rate_expression(
 
     m1 (instances) * 60 / seconds_per_image * workers = images per minute; m2 = requests that minute.
     With no instance (m1 = 0) the expression yields no datapoint instead of dividing by zero. With
-    the surge policy, a minute whose demand reaches the surge's threshold reads the target itself:
-    the surge sizes capacity there, and target tracking neither adds to it nor takes from it
-    (surge.py, `Handover`).
+    the surge policy, a minute in which the surge has the fleet (m3, the backlog, tells a spike's
+    drain) reads the target itself: target tracking neither adds to the surge's capacity nor takes
+    from it (surge.py, `Handover`).
     """
-    usage = f"m2 / ({capacity_expression('m1', seconds_per_image, workers_per_instance)})"
+    capacity = capacity_expression("m1", seconds_per_image, workers_per_instance)
+    usage = f"m2 / ({capacity})"
     if handover is None:
         return f"IF(m1 != 0, {usage})"
-    return f"IF(m1 != 0, IF(m2 >= {handover.demand:g}, {handover.usage:g}, {usage}))"
+    return f"IF(m1 != 0, IF({handover.condition(capacity)}, {handover.usage:g}, {usage}))"
 
 
 def usage_rate_metrics(config: DeployConfig) -> list[TargetTrackingMetricDataQueryTypeDef]:
@@ -96,11 +97,19 @@ def usage_rate_metrics(config: DeployConfig) -> list[TargetTrackingMetricDataQue
         "Dimensions": dimensions,
     }
     demand = demand_metric(config)
-    return [
+    queries: list[TargetTrackingMetricDataQueryTypeDef] = [
         {"Id": "m1", "MetricStat": {"Metric": instances, "Stat": metrics.INSTANCE_COUNT_STAT}, "ReturnData": False},
         {"Id": "m2", "MetricStat": {"Metric": demand, "Stat": metrics.REQUESTS_STAT}, "ReturnData": False},
-        {"Id": "e1", "Expression": expression, "Label": "usage rate", "ReturnData": True},  # only the last returns data
     ]
+    if handover is not None:  # the handover also reads SageMaker's backlog (EndpointName only)
+        backlog: TargetTrackingMetricTypeDef = {
+            "Namespace": metrics.SAGEMAKER_NAMESPACE,
+            "MetricName": metrics.BACKLOG_METRIC,
+            "Dimensions": dimensions[:1],
+        }
+        queries.append({"Id": "m3", "MetricStat": {"Metric": backlog, "Stat": "Average"}, "ReturnData": False})
+    # only the last returns data
+    return [*queries, {"Id": "e1", "Expression": expression, "Label": "usage rate", "ReturnData": True}]
 
 
 def scale_out_cooldown(config: DeployConfig) -> int:

@@ -183,11 +183,11 @@ class DeployConfig(Section):
 
     @model_validator(mode="after")
     def _environment_fits(self) -> DeployConfig:
-        added = len(self.container_environment) - len(self.environment)
+        added = sorted(set(self.container_environment) - set(self.environment))
         if added and len(self.container_environment) > MAX_ENVIRONMENT:
             raise ValueError(
-                f"environment: at most {MAX_ENVIRONMENT - added} entries: deploy adds {metrics.ENDPOINT_SETTING} "
-                f"and {metrics.VARIANT_SETTING} (the Model Registry allows {MAX_ENVIRONMENT})"
+                f"environment: at most {MAX_ENVIRONMENT - len(added)} entries: deploy adds {', '.join(added)} "
+                f"(the Model Registry allows {MAX_ENVIRONMENT})"
             )
         return self
 
@@ -242,6 +242,16 @@ class DeployConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _surge_has_its_heartbeat(self) -> DeployConfig:
+        for setting in (metrics.SWITCH_SETTING, metrics.HEARTBEAT_SETTING):
+            if self.surge_enabled and self.environment.get(setting) == "off":
+                raise ValueError(
+                    f"environment: {setting}=off leaves the surge policy without the instances' heartbeat "
+                    "(its gate reads it); turn it on, or set autoscaling.surge.enabled: false"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _scaling_needs_async(self) -> DeployConfig:
         if self.scaling_enabled and self.async_inference is None:
             raise ValueError(
@@ -253,11 +263,14 @@ class DeployConfig(Section):
     @property
     def container_environment(self) -> dict[str, str]:
         """The container's environment: `environment`, plus the metric dimension values the usage-rate
-        policy reads (this endpoint and variant) unless `environment` sets its own."""
-        dimensions = {metrics.ENDPOINT_SETTING: self.name, metrics.VARIANT_SETTING: self.variant_name}
+        policy reads (this endpoint and variant), the request counts off when the gateway counts them,
+        and the heartbeat on with the surge policy, unless `environment` sets its own."""
+        added = {metrics.ENDPOINT_SETTING: self.name, metrics.VARIANT_SETTING: self.variant_name}
         if self.requests_counted_by == "gateway":
-            dimensions[metrics.REQUEST_COUNTS_SETTING] = "off"
-        return {**dimensions, **self.environment}
+            added[metrics.REQUEST_COUNTS_SETTING] = "off"
+        if self.surge_enabled:  # the surge's gate reads the instances' heartbeat
+            added[metrics.HEARTBEAT_SETTING] = "on"
+        return {**added, **self.environment}
 
     @property
     def container_metric_namespace(self) -> str:

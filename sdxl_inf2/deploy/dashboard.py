@@ -150,7 +150,8 @@ def usage_rate(board: Board) -> Widget | None:
     rate, scaling = board.usage_rate, board.config.autoscaling
     if rate is None or scaling is None:
         return None
-    rows = [board.policy_row("m1", visible=False), board.policy_row("m2", visible=False)]
+    read = [query_id for query_id, query in board.queries.items() if "MetricStat" in query]  # m3 with the surge
+    rows = [board.policy_row(query_id, visible=False) for query_id in read]
     rows.append(board.policy_row("e1", label="usage rate"))
     tracked = scaling.enabled and scaling.policy == "usage-rate"
     title = "Usage rate: demand ÷ capacity" + ("" if tracked else f" (not tracked: policy {scaling.policy})")
@@ -182,13 +183,20 @@ def scaling_alarms(board: Board) -> Widget | None:
 
 
 def surge_demand(board: Board) -> Widget | None:
-    """The demand the surge alarm reads, at high resolution, against its threshold. Shown per 10 s
-    whatever the alarm's period: a dashboard takes 1, 5, 10, 30 or a multiple of 60 s, not 20."""
+    """The demand the surge alarm reads, at high resolution, against its gate (what the instances in
+    service render per period, from their heartbeat, times the gate: the alarm's own expression) and
+    its threshold. Shown per 10 s whatever the alarm's period: a dashboard takes 1, 5, 10, 30 or a
+    multiple of 60 s, not 20; the gate compares one period's demand with the same period's heartbeat."""
     config = board.config
     if not config.surge_enabled:
         return None
-    period = surge.settings(config).period_s
+    settings = surge.settings(config)
+    period, serving = settings.period_s, surge.SERVING_ID
     rows = [board.policy_row("m2", label=f"demand per {SURGE_PERIOD} s (high resolution)", period=SURGE_PERIOD)]
+    heartbeat = metrics.IN_SERVICE_SECONDS
+    rows.append(board.container_row(heartbeat, serving, metrics.IN_SERVICE_STAT, period=SURGE_PERIOD, visible=False))
+    gate = surge.gate_expression(config, serving)
+    rows.append(expression_row("gate", gate, label=f"gate: {settings.gate:g} x what the instances in service render"))
     per_shown = SURGE_PERIOD / period
     bands = surge.bands(config)
     lines = [

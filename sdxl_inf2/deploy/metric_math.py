@@ -1,4 +1,4 @@
-"""CloudWatch metric math, the subset deploy writes: numbers, ids, + - * / ^, comparisons, AND/OR, IF.
+"""CloudWatch metric math, the subset deploy writes: numbers, ids, + - * / ^, comparisons, AND/OR, IF, FILL.
 
 One evaluator for every reader of the policies deploy builds: `status` (moto and other stand-ins
 store the usage-rate expression but return no values for it) and the fleet simulator.
@@ -11,7 +11,9 @@ number) or a time series, whose value at a timestamp may be missing. The rules a
   with no datapoint in any series operand there is none in the result;
 - a division by zero drops the datapoint;
 - IF(condition, a, b): no datapoint where the condition has none; true -> a (a missing series
-  value counts as 0); false -> b, or no datapoint when b is omitted.
+  value counts as 0); false -> b, or no datapoint when b is omitted;
+- FILL(series, number): the number wherever the series has no datapoint (REPEAT and LINEAR, which
+  need the neighbouring datapoints, are not modelled).
 
 So `IF(m1 != 0, m2 / (m1 * 60 / 10 * 12))` yields nothing with no instance, and 0 when instances
 run but the request count has no datapoint (no request that minute).
@@ -163,14 +165,18 @@ class _Parser:
         return lambda values: Value(values[token], series=True)
 
     def function(self, name: str) -> Node:
-        if name != "IF":
-            self.fail(f"function {name} is not modelled (only IF)")
+        if name not in ("IF", "FILL"):
+            self.fail(f"function {name} is not modelled (only IF and FILL)")
         self.take("(")
         arguments = [self.logical(("OR", "||"))]
         while self.peek() == ",":
             self.take()
             arguments.append(self.logical(("OR", "||")))
         self.take(")")
+        if name == "FILL":
+            if len(arguments) != 2:
+                self.fail("FILL takes a series and the number that fills it (REPEAT and LINEAR are not modelled)")
+            return _fill(*arguments)
         if len(arguments) not in (2, 3):
             self.fail("IF takes a condition and one or two values")
         return _if(*arguments)
@@ -206,6 +212,14 @@ def _if(condition: Node, when_true: Node, when_false: Node | None = None) -> Nod
         if when_false is None:
             return Value(None, series=True)
         return Value(when_false(values).number, series=True)
+
+    return evaluate
+
+
+def _fill(series: Node, filler: Node) -> Node:
+    def evaluate(values: Values) -> Value:
+        found = series(values)
+        return Value(filler(values).number if found.number is None else found.number, series=True)
 
     return evaluate
 

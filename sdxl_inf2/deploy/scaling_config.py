@@ -55,9 +55,15 @@ class Surge(Section):
     period_s: int = 10
     datapoints: int = Field(3, ge=1)
     target_value: float = Field(0.9, gt=0, le=10)
+    # Demand over what the instances in service render at full speed, at or above which the surge
+    # engages (deploy/surge.py, the gate): a spike, not the growth target tracking follows.
+    gate: float = Field(1.0, gt=0, le=100)
+    # Target tracking waits while the fleet drains a backlog of at least this many minutes of its work
+    # (deploy/surge.py, `Handover`).
+    backlog_minutes: float = Field(0.25, gt=0, le=1440)
     bands: int = Field(MAX_STEP_ADJUSTMENTS, ge=1, le=MAX_STEP_ADJUSTMENTS)
     band_ratio: float = Field(1.1111, gt=1, le=10)  # 1 / 0.9
-    cooldown_s: int = Field(3600, ge=0, le=86400)
+    cooldown_s: int = Field(900, ge=0, le=86400)
 
     @model_validator(mode="after")
     def _an_alarm_cloudwatch_takes(self) -> Surge:

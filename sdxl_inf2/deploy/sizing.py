@@ -52,10 +52,20 @@ def requests_metric(config: DeployConfig) -> str:
 def demand_metric(config: DeployConfig) -> TargetTrackingMetricTypeDef:
     """The demand count the policies read, dimensioned by whatever the container (and the gateway,
     given the same values) was told to emit."""
+    return _container_metric(config, requests_metric(config))
+
+
+def in_service_metric(config: DeployConfig) -> TargetTrackingMetricTypeDef:
+    """The instances' heartbeat (core/metrics.py IN_SERVICE_SECONDS): beside the demand count, under the
+    same namespace and dimensions, so one alarm reads both."""
+    return _container_metric(config, metrics.IN_SERVICE_SECONDS)
+
+
+def _container_metric(config: DeployConfig, name: str) -> TargetTrackingMetricTypeDef:
     env = config.container_environment
     return {
         "Namespace": config.container_metric_namespace,
-        "MetricName": requests_metric(config),
+        "MetricName": name,
         "Dimensions": [
             {"Name": metrics.ENDPOINT_DIMENSION, "Value": env[metrics.ENDPOINT_SETTING]},
             {"Name": metrics.VARIANT_DIMENSION, "Value": env[metrics.VARIANT_SETTING]},

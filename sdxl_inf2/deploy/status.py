@@ -140,9 +140,11 @@ def _surge_lines(config: DeployConfig) -> list[str]:
     """What the config's surge bands are (the policy stores them as bounds relative to its threshold)."""
     if not config.surge_enabled:
         return []
-    found, period = surge.bands(config), surge.settings(config).period_s
+    found, settings = surge.bands(config), surge.settings(config)
     sizes = ", ".join(str(band.capacity) for band in found)
-    return [f"  surge: from {found[0].lower:g} requests per {period} s, {len(found)} bands of instances: {sizes}"]
+    start = f"from {found[0].lower:g} requests per {settings.period_s} s"
+    gate = f"{settings.gate:g} x what the instances in service render or more"
+    return [f"  surge: {start}, where they are {gate}; {len(found)} bands of instances: {sizes}"]
 
 
 def _alarm_lines(clients: Clients, config: DeployConfig) -> list[str]:

@@ -3,10 +3,15 @@
 Target tracking acts on one-minute datapoints after three of them (its managed alarm); a custom or
 metric-math target-tracking policy has no shorter period (TargetTrackingMetricStat has none). Step
 scaling acts on any alarm. The gateway stores the demand it counts at arrival at high resolution
-(core/metrics.py HIGH_RESOLUTION), so an alarm can read it every 10, 20 or 30 s:
+(core/metrics.py HIGH_RESOLUTION), and each instance its heartbeat (IN_SERVICE_SECONDS, 1 a second
+while its workers are ready), so an alarm can read both every 10, 20 or 30 s:
 
-- the alarm: the demand count's Sum per `period_s`, at or above the threshold in `datapoints` of
-  `datapoints`; a period with no request has no datapoint and is no surge (notBreaching);
+- the alarm: metric math per `period_s` (every metric of an alarm's math at the alarm's period:
+  SageMaker's instance count is per minute only, hence the heartbeat). It watches the demand count's
+  Sum where it is at least `gate` times what the instances in service render in the period at full
+  speed (the gate: a spike, not the growth target tracking follows), else 0; with no instance there
+  is no heartbeat, FILL makes it 0, and any demand passes. In ALARM at or above the threshold in
+  `datapoints` of `datapoints`; a period with no request is no surge (notBreaching);
 - the policy: ExactCapacity, one step adjustment per band, aggregated with Minimum (the smallest of
   those datapoints: one burst of requests neither starts a surge nor enlarges one). Band k covers the
   arrival rates that need more than capacity k-1 and at most capacity k at the surge's
@@ -14,15 +19,17 @@ scaling acts on any alarm. The gateway stores the demand it counts at arrival at
   capacities are geometric from max_capacity down (`band_ratio`, at most `bands`, never below
   min_capacity or 1); the threshold is the rate one band below the lowest. The first jump is sized
   for the whole spike: SageMaker refuses a new capacity while the endpoint is Updating.
-- the handover (`Handover`): in a minute whose demand reaches the threshold, the usage-rate policy's
-  metric reads its own target, so target tracking neither adds to the surge's capacity nor takes
-  from it; below the threshold it works as before, and it alone scales in once a spike is over.
+- the handover (`Handover`): while the surge has the fleet (short of the demand by the gate, or
+  draining the backlog a spike built), the usage-rate policy's metric reads its own target, so
+  target tracking neither adds to the surge's capacity nor takes from it; otherwise it works as
+  before, and it alone scales in once a spike is over.
 
 The surge cannot take capacity down while a spike's backlog remains: ExactCapacity below the
 current capacity is a scale-in, and a step policy's scale-in "is blocked until the cooldown period
-has expired" (Application Auto Scaling User Guide, step scaling); `cooldown_s` outlasts the launch
-and the backlog's drain, and while it runs the policy only scales out, to a larger band. Once demand
-falls under the threshold the alarm is OK and the policy does nothing. The simulator checks it
+has expired" (Application Auto Scaling User Guide, step scaling); `cooldown_s` outlasts a launch and
+the heartbeat's lag, while the gate still sees the old fleet, and once the instances are in service
+the gate is shut and the policy does nothing. It also ends before target tracking can scale in after
+a spike, so a second spike finds the surge free to set its band again. The simulator checks both
 (docs/simulator.md, "choosing a policy", where the defaults come from).
 """
 
@@ -37,13 +44,14 @@ from sdxl_inf2.core import metrics
 from .config import DeployConfig
 from .naming import policy_target, surge_alarm_name
 from .scaling_config import Surge
-from .sizing import EPSILON, demand_metric, throughput
+from .sizing import EPSILON, demand_metric, in_service_metric, throughput
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.type_defs import PutScalingPolicyRequestTypeDef, StepAdjustmentTypeDef
-    from types_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef
+    from types_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef, MetricStatTypeDef, PutMetricAlarmInputTypeDef
 
 KIND: Final = "surge"  # the policy's name is "<name>-surge", and so is its alarm's
+DEMAND_ID, SERVING_ID = "demand", "serving"  # the alarm's metric ids: the demand count, the heartbeat
 
 
 @dataclass(frozen=True)
@@ -55,15 +63,29 @@ class Band:
 
 @dataclass(frozen=True)
 class Handover:
-    """Where the usage-rate policy hands capacity to the surge: in any minute whose demand reaches
-    `demand` (the surge's threshold, per minute) its metric reads `usage` (its own target), so target
-    tracking neither scales out nor in there. Target tracking computes a new capacity from the
-    instances in service (m1, CPUUtilization's SampleCount): at the end of a launch the surge started
-    it still reads the old fleet and would ask for capacity x demand / that fleet, up to max_capacity;
-    and at the surge's capacity (sized for the surge's target) it would scale out to its own."""
+    """Where the usage-rate policy hands capacity to the surge: in a minute whose demand (m2) reaches
+    the surge's threshold (`demand`, per minute), while the instances in service (m1) are short of it
+    by the gate or drain the backlog (m3) a spike left, the policy's metric reads its own target
+    (`usage`), so target tracking neither scales out nor in; otherwise it works as before. Target
+    tracking computes a new capacity from m1 (CPUUtilization's SampleCount, a minute late) and from
+    arrivals only: at the end of a launch the surge started it still reads the old fleet and would ask
+    for capacity x demand / that fleet, up to max_capacity; and while the spike's backlog drains at
+    the surge's target it would add capacity for its own lower one. See `condition`."""
 
-    demand: float
-    usage: float
+    demand: float  # the surge's threshold, per minute
+    gate: float  # the surge's gate
+    backlog_minutes: float  # a backlog that long at full speed is a spike's
+    usage: float  # the usage-rate policy's target
+
+    def condition(self, capacity: str) -> str:
+        """Metric math, true where target tracking waits; `capacity` is what m1 renders per minute.
+        Short: the arrivals are `gate` times that or more (the surge's own gate, per minute). Draining:
+        the backlog holds `backlog_minutes` of that and the arrivals are below it, so the fleet keeps
+        clearing it. A backlog the fleet cannot clear (arrivals above its capacity, below the gate)
+        is target tracking's again, as is every minute below the surge's threshold."""
+        short = f"m2 >= {self.gate:g} * ({capacity})"
+        draining = f"m3 >= {self.backlog_minutes:g} * ({capacity}) AND m2 < {capacity}"
+        return f"m2 >= {self.demand:g} AND ({short} OR ({draining}))"
 
 
 def settings(config: DeployConfig) -> Surge:
@@ -128,17 +150,14 @@ def _bound(requests: float) -> float:
 
 
 def alarm_request(config: DeployConfig, policy_arn: str) -> PutMetricAlarmInputTypeDef:
-    surge, metric = settings(config), demand_metric(config)
+    surge = settings(config)
     return {
         "AlarmName": surge_alarm_name(config),
         "AlarmDescription": (
-            f"Size {config.name} for a spike: demand counted at arrival, per {surge.period_s} s (high resolution)"
+            f"Size {config.name} for a spike: demand counted at arrival per {surge.period_s} s, while it is "
+            f"{surge.gate:g} x what the instances in service render or more (high resolution)"
         ),
-        "Namespace": metric["Namespace"],
-        "MetricName": metric["MetricName"],
-        "Dimensions": list(metric.get("Dimensions", [])),
-        "Statistic": metrics.REQUESTS_STAT,
-        "Period": surge.period_s,
+        "Metrics": alarm_metrics(config),
         "EvaluationPeriods": surge.datapoints,
         "DatapointsToAlarm": surge.datapoints,
         "Threshold": _bound(threshold(config)),
@@ -148,8 +167,35 @@ def alarm_request(config: DeployConfig, policy_arn: str) -> PutMetricAlarmInputT
     }
 
 
+def alarm_metrics(config: DeployConfig) -> list[MetricDataQueryTypeDef]:
+    """The demand count and the heartbeat per period, and the gated demand the alarm watches."""
+    period = settings(config).period_s
+    demand: MetricStatTypeDef = {"Metric": demand_metric(config), "Period": period, "Stat": metrics.REQUESTS_STAT}
+    alive: MetricStatTypeDef = {"Metric": in_service_metric(config), "Period": period, "Stat": metrics.IN_SERVICE_STAT}
+    return [
+        {"Id": DEMAND_ID, "MetricStat": demand, "ReturnData": False},
+        {"Id": SERVING_ID, "MetricStat": alive, "ReturnData": False},
+        {"Id": "surge", "Expression": gated_expression(config), "Label": "demand at a surge", "ReturnData": True},
+    ]
+
+
+def gated_expression(config: DeployConfig) -> str:
+    """The demand of a period where it reaches the gate, else 0. With no instance there is no
+    heartbeat: FILL makes it 0, so the surge also starts from zero."""
+    return f"IF({DEMAND_ID} >= {gate_expression(config, SERVING_ID)}, {DEMAND_ID}, 0)"
+
+
+def gate_expression(config: DeployConfig, serving: str) -> str:
+    """Requests in a period at which the surge engages: `gate` times what the instances in service
+    render in it at full speed (their heartbeat's instance-seconds x workers / seconds per image).
+    The alarm and the dashboard share it."""
+    rendered, gate = throughput(config), settings(config).gate
+    return f"{gate:g} * FILL({serving}, 0) * {rendered.workers} / {rendered.seconds_per_image:g}"
+
+
 def handover(config: DeployConfig) -> Handover:
     scaling = config.autoscaling
     assert scaling is not None, "the surge policy belongs to an autoscaling section"
-    per_minute = threshold(config) * 60 / settings(config).period_s
-    return Handover(round(per_minute, 3), scaling.usage_rate.target_value)
+    surge = settings(config)
+    per_minute = threshold(config) * 60 / surge.period_s
+    return Handover(round(per_minute, 3), surge.gate, surge.backlog_minutes, scaling.usage_rate.target_value)

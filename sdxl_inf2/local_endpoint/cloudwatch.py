@@ -141,4 +141,8 @@ def _metric(name: str, dimensions: list[DimensionTypeDef], value: float, unit: s
 def _datum(point: Datapoint) -> MetricDatumTypeDef:
     dimensions: list[DimensionTypeDef] = [{"Name": k, "Value": v} for k, v in point.dimensions.items()]
     at = from_epoch_ms(point.timestamp_ms) if point.timestamp_ms else utc_now()
-    return _metric(point.name, dimensions, point.value, point.unit, at)
+    # as CloudWatch Logs stores an EMF metric: at high resolution where the document says so (the heartbeat)
+    return {
+        **_metric(point.name, dimensions, point.value, point.unit, at),
+        "StorageResolution": point.storage_resolution,
+    }

@@ -21,6 +21,7 @@ class Datapoint:
     value: float
     dimensions: dict[str, str]  # one dimension set, with its values
     timestamp_ms: int = 0  # the document's _aws.Timestamp
+    storage_resolution: int = 60  # the metric's StorageResolution: 1 is high resolution
 
 
 def emf_document(line: str) -> dict[str, Any] | None:
@@ -45,6 +46,8 @@ def datapoints(documents: list[dict[str, Any]]) -> list[Datapoint]:
                 for metric in directive["Metrics"]:
                     value = document[metric["Name"]]  # a number, or an array of up to 100 (one datapoint each)
                     name, unit = metric["Name"], metric.get("Unit", "None")
+                    resolution = int(metric.get("StorageResolution", 60))
                     for one in value if isinstance(value, list) else [value]:
-                        found.append(Datapoint(directive["Namespace"], name, unit, one, dimensions, timestamp))
+                        point = Datapoint(directive["Namespace"], name, unit, one, dimensions, timestamp, resolution)
+                        found.append(point)
     return found

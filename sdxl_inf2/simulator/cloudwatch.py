@@ -50,6 +50,30 @@ class Series:
     def at(self, index: int) -> float | None:
         return self.points[index] if 0 <= index < len(self.points) else None
 
+    def final(self, index: int) -> bool:
+        """Whether datapoint `index` is there for good (published: a period is published once)."""
+        return index < len(self.points)
+
+
+class Derived(Series):
+    """A series the run produces as it goes (the instances' heartbeat): datapoint k is computed once
+    its period has ended, by `compute(start, end)`, and kept."""
+
+    def __init__(self, lag_s: float, period_s: float, compute: Callable[[float, float], float | None]) -> None:
+        super().__init__(lag_s, period_s)
+        self.compute = compute
+        self.known: dict[int, float | None] = {}
+
+    def at(self, index: int) -> float | None:
+        if index < 0:
+            return None
+        if index not in self.known:
+            self.known[index] = self.compute(index * self.period_s, (index + 1) * self.period_s)
+        return self.known[index]
+
+    def final(self, index: int) -> bool:
+        return index in self.known
+
 
 class Metrics:
     """Every series the simulated endpoint publishes, by (namespace, metric, statistic) and period."""
@@ -60,6 +84,12 @@ class Metrics:
     def add(self, key: MetricKey, lag_s: float, period_s: float, points: list[float | None]) -> None:
         """A series known in advance (the demand counted at arrival does not depend on the fleet)."""
         self.series[key, period_s] = Series(lag_s, period_s, points)
+
+    def derive(
+        self, key: MetricKey, lag_s: float, period_s: float, compute: Callable[[float, float], float | None]
+    ) -> None:
+        """A series that depends on the fleet, computed per period as the run reaches it."""
+        self.series[key, period_s] = Derived(lag_s, period_s, compute)
 
     def publish(self, key: MetricKey, minute: int, value: float | None) -> None:
         self.series[key, MINUTE].publish(minute, value)
@@ -81,6 +111,9 @@ class Query:
 
     metrics: Mapping[str, Series]  # id -> series
     expression: Expression | None  # None: the single metric is the value
+    # each period's value once every series has it for good: the alarms read the same periods again
+    # at every evaluation (N + 2 of them), and an expression is evaluated once per period
+    known: dict[int, float | None] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if len({series.period_s for series in self.metrics.values()}) != 1:
@@ -99,10 +132,13 @@ class Query:
         return math.floor((now - self.lag_s) / self.period_s + 1e-9) - 1
 
     def value(self, index: int) -> float | None:
+        if index in self.known:
+            return self.known[index]
         values = {query_id: series.at(index) for query_id, series in self.metrics.items()}
-        if self.expression is None:
-            return next(iter(values.values()))
-        return self.expression.evaluate(values)
+        found = next(iter(values.values())) if self.expression is None else self.expression.evaluate(values)
+        if all(series.final(index) for series in self.metrics.values()):
+            self.known[index] = found
+        return found
 
 
 def single_metric(metrics: Metrics, key: MetricKey, period_s: float = MINUTE) -> Query:
@@ -110,16 +146,22 @@ def single_metric(metrics: Metrics, key: MetricKey, period_s: float = MINUTE) ->
 
 
 def metric_math(metrics: Metrics, queries: Sequence[Mapping[str, Any]]) -> Query:
-    """A TargetTrackingMetricDataQuery list: MetricStat entries and the one expression that returns data."""
+    """A TargetTrackingMetricDataQuery list (one-minute metrics: its MetricStat has no Period) or an
+    alarm's MetricDataQuery list (each MetricStat with its Period): the metrics and the one
+    expression that returns data."""
     stats = {q["Id"]: q["MetricStat"] for q in queries if "MetricStat" in q}
     returned = [q for q in queries if q.get("ReturnData", True)]
     if len(returned) != 1 or "Expression" not in returned[0]:
         raise SimulationError("metric math: exactly one expression must have ReturnData true")
     series = {
-        query_id: metrics.get((stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"]))
-        for query_id, stat in stats.items()
+        query_id: metrics.get(metric_key(stat), float(stat.get("Period", MINUTE))) for query_id, stat in stats.items()
     }
     return Query(series, compile_expression(returned[0]["Expression"], set(series)))
+
+
+def metric_key(stat: Mapping[str, Any]) -> MetricKey:
+    """A MetricStat's (namespace, metric name, statistic)."""
+    return (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"])
 
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {

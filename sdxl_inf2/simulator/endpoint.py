@@ -24,6 +24,8 @@ from typing import Any
 import simpy
 from simpy.events import Timeout
 
+from .heartbeat import InService
+
 PENDING, IN_SERVICE, DRAINING, ENDED = "pending", "in service", "draining", "ended"
 
 
@@ -65,6 +67,7 @@ class Endpoint:
         self.finished_per_minute: list[int] = []
         self.instances: list[Instance] = []
         self.idle: dict[int, Instance] = {}  # in service, a free slot, nothing to take before the next minute
+        self.heartbeat = InService()  # instances in service or draining, over time
 
     # --- what the control loop reads -------------------------------------------------------------
     def count(self, *states: str) -> int:
@@ -87,6 +90,7 @@ class Endpoint:
             instance = Instance(len(self.instances), self.env.now, IN_SERVICE)
             self.instances.append(instance)
             self.idle[instance.number] = instance
+            self.heartbeat.change(self.env.now, 1)
 
     def resize(self, desired: int) -> None:
         active = [i for i in self.instances if i.state in (PENDING, IN_SERVICE)]
@@ -109,14 +113,22 @@ class Endpoint:
         if instance.state != PENDING:
             return  # cancelled by a scale-in while it started
         instance.state, instance.ready_s = IN_SERVICE, self.env.now
+        self.heartbeat.change(self.env.now, 1)
         self._fill(instance, self._next_minute())
 
     def _remove(self, instance: Instance) -> None:
         self.idle.pop(instance.number, None)
-        if instance.state == PENDING or instance.in_flight == 0:
+        if instance.state == PENDING:
             instance.state, instance.ended_s = ENDED, self.env.now
+        elif instance.in_flight == 0:
+            self._end(instance)
         else:
             instance.state = DRAINING
+
+    def _end(self, instance: Instance) -> None:
+        """An instance that served (in service or draining) stops."""
+        instance.state, instance.ended_s = ENDED, self.env.now
+        self.heartbeat.change(self.env.now, -1)
 
     # --- requests ---------------------------------------------------------------------------------
     def _next_minute(self) -> float:
@@ -197,7 +209,7 @@ class Endpoint:
             self._begin(instance, instance.waiting.popleft())
         if instance.state == DRAINING:
             if instance.in_flight == 0:
-                instance.state, instance.ended_s = ENDED, self.env.now
+                self._end(instance)
             return
         index = self._take(self._next_minute())
         if index is None:

@@ -159,6 +159,14 @@ def _query(spec: Mapping[str, Any], metrics: Metrics) -> Query:
     return single_metric(metrics, (spec["Namespace"], spec["MetricName"], spec["Statistic"]))
 
 
+def alarm_query(alarm_request: Mapping[str, Any], metrics: Metrics) -> Query:
+    """What a PutMetricAlarm request watches: metric math over its `Metrics`, or its one metric."""
+    if "Metrics" in alarm_request:
+        return metric_math(metrics, alarm_request["Metrics"])
+    key = (alarm_request["Namespace"], alarm_request["MetricName"], alarm_request["Statistic"])
+    return single_metric(metrics, key, float(alarm_request["Period"]))
+
+
 def step_scaling(request: Mapping[str, Any], alarm_request: Mapping[str, Any], metrics: Metrics) -> StepScaling:
     """The StepScaling policy request and the PutMetricAlarm request whose action fires it."""
     config = request["StepScalingPolicyConfiguration"]
@@ -166,9 +174,8 @@ def step_scaling(request: Mapping[str, Any], alarm_request: Mapping[str, Any], m
     if adjustment_type not in ("ChangeInCapacity", "ExactCapacity"):
         raise SimulationError(f"step policy AdjustmentType {adjustment_type} is not modelled")
     aggregation = config.get("MetricAggregationType", "Average")
-    key = (alarm_request["Namespace"], alarm_request["MetricName"], alarm_request["Statistic"])
     alarm = Alarm(
-        single_metric(metrics, key, float(alarm_request["Period"])),
+        alarm_query(alarm_request, metrics),
         float(alarm_request["Threshold"]),
         alarm_request["ComparisonOperator"],
         int(alarm_request["EvaluationPeriods"]),

@@ -8,17 +8,22 @@ idle slots take the new minute's arrivals. The run ends at the first boundary af
 horizon at which every request has a result or has expired.
 
 A step policy on a high-resolution alarm (the surge) is also asked between minutes, at each of its
-alarm's evaluations (every period) that finds the alarm in ALARM. Its metric is the demand counted
-at arrival, which no policy changes, so its whole series, and so the times its alarm is in ALARM,
-are known before the run: the loop gets one event per such evaluation, none per arrival. A request
-that an instance took for later in the minute (endpoint.py) stays with it if such a decision then
-drains that instance, as it would with any free slot.
+alarm's evaluations (every period) that can find the alarm in ALARM. It watches the demand counted
+at arrival where its gate on the instances' heartbeat is open, and 0 elsewhere: the heartbeat
+depends on the fleet, the demand on no policy, so the evaluations at which the alarm on the demand
+alone is in ALARM are known before the run and hold every one at which the gated alarm can be
+(`evaluations`). The loop gets one event per such evaluation, none per arrival, and the gate is read
+there from the heartbeat so far (endpoint.py records each change of the instances in service). A
+request that an instance took for later in the minute (endpoint.py) stays with it if such a decision
+then drains that instance, as it would with any free slot.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import simpy
@@ -26,7 +31,7 @@ import simpy
 from sdxl_inf2.core import metrics as names
 
 from .capacity import Activity, Proposal, ScalableTarget, winner
-from .cloudwatch import MINUTE, MetricKey, Metrics, State
+from .cloudwatch import MINUTE, MetricKey, Metrics, State, metric_key, single_metric
 from .endpoint import DRAINING, IN_SERVICE, PENDING, Endpoint, Instance
 from .policies import Policy, StepScaling, step_scaling, target_tracking
 from .scenario import Fleet, Observation, PolicySpec, Workload
@@ -72,14 +77,15 @@ def simulate(workload: Workload, fleet: Fleet, observation: Observation, spec: P
     target.desired = target.clamp(fleet.initial)
     endpoint.start_with(target.desired)
     metrics = Metrics(_lags(spec, observation))
-    _add_high_resolution_demand(metrics, spec, observation, workload)
+    _add_high_resolution(metrics, spec, observation, workload, endpoint)
     policies = _policies(spec, metrics, observation)
     loop = _Control(env, endpoint, target, metrics, policies, spec, observation, workload)
     finished = env.event()
     env.process(loop.run(finished))
     for policy in policies:
         if isinstance(policy, StepScaling) and policy.alarm.query.period_s < MINUTE:
-            env.process(loop.between_minutes(policy, _alarm_times(policy, workload, observation)))
+            times = evaluations(policy, requests_key(spec), metrics, workload, observation)
+            env.process(loop.between_minutes(policy, times))
     env.run(until=finished)
     return Outcome(
         policy=spec.name,
@@ -120,25 +126,54 @@ def demand_per_period(workload: Workload, count_cache_hits: bool, period_s: floa
     return np.bincount((counted // period_s).astype(np.int64)).tolist() if counted.size else []
 
 
-def _add_high_resolution_demand(metrics: Metrics, spec: PolicySpec, observation: Observation, load: Workload) -> None:
-    """The demand count per period of each high-resolution alarm: the gateway's, known in advance.
-    Only the demand counted at arrival is high resolution (gateway/demand.py); any other metric an
-    alarm reads below a minute is left out, and reading it fails as not modelled."""
-    for _, alarm in spec.steps:
-        period = float(alarm["Period"])
-        key = (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"])
-        if period >= MINUTE or key != requests_key(spec) or spec.request_count.source != "gateway":
+def _add_high_resolution(
+    metrics: Metrics, spec: PolicySpec, observation: Observation, load: Workload, endpoint: Endpoint
+) -> None:
+    """Each high-resolution alarm's metrics per its period: the gateway's demand count, known in advance,
+    and the instances' heartbeat, computed from the fleet as the run goes. Only these two are high
+    resolution (gateway/demand.py, container/metrics.py); any other metric an alarm reads below a
+    minute is left out, and reading it fails as not modelled."""
+    heartbeat = (spec.requests_namespace, names.IN_SERVICE_SECONDS, names.IN_SERVICE_STAT)
+    for key, period in {found for _, alarm in spec.steps for found in _alarm_metrics(alarm)}:
+        lag = observation.high_resolution_lag_s
+        if period >= MINUTE or (key, period) in metrics.series:
             continue
-        counts = demand_per_period(load, spec.request_count.count_cache_hits, period)
-        metrics.add(key, observation.high_resolution_lag_s, period, [float(c) if c else None for c in counts])
+        if key == requests_key(spec) and spec.request_count.source == "gateway":
+            counts = demand_per_period(load, spec.request_count.count_cache_hits, period)
+            metrics.add(key, lag, period, [float(c) if c else None for c in counts])
+        elif key == heartbeat:
+            metrics.derive(key, lag, period, endpoint.heartbeat.datapoint)
 
 
-def _alarm_times(policy: StepScaling, load: Workload, observation: Observation) -> list[float]:
-    """The evaluations (one per period) that find the alarm in ALARM, minute boundaries left to the loop."""
-    period = policy.alarm.query.period_s
-    last = load.horizon_s + observation.high_resolution_lag_s + period * (policy.alarm.evaluation_periods + 3)
-    times = (index * period for index in range(1, int(last // period) + 1))
-    return [t for t in times if t % MINUTE and policy.alarm.state(t) is State.ALARM]
+def _alarm_metrics(alarm: Mapping[str, Any]) -> list[tuple[MetricKey, float]]:
+    """The (metric, period) pairs a PutMetricAlarm request reads."""
+    if "Metrics" in alarm:
+        return [
+            (metric_key(q["MetricStat"]), float(q["MetricStat"]["Period"]))
+            for q in alarm["Metrics"]
+            if "MetricStat" in q
+        ]
+    return [((alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]), float(alarm["Period"]))]
+
+
+def evaluations(
+    policy: StepScaling, demand: MetricKey, metrics: Metrics, load: Workload, observation: Observation
+) -> list[float]:
+    """The alarm's evaluations (one per period) that can find it in ALARM, minute boundaries left to
+    the loop. The surge's alarm watches the demand where its gate is open and 0 elsewhere
+    (deploy/surge.py), never more than the demand, and treats missing data as not breaching: it can
+    be in ALARM only at an evaluation where the same alarm on the demand alone is, and those are
+    known before the run (the demand counted at arrival depends on no policy). Only they are
+    evaluated with the heartbeat; an alarm not of that shape is evaluated every period."""
+    alarm, period = policy.alarm, policy.alarm.query.period_s
+    last = load.horizon_s + observation.high_resolution_lag_s + period * (alarm.evaluation_periods + 3)
+    times = [index * period for index in range(1, int(last // period) + 1) if (index * period) % MINUTE]
+    counted = metrics.series.get((demand, period))
+    reads_it = any(series is counted for series in alarm.query.metrics.values())
+    if not (reads_it and alarm.treat_missing == "notBreaching" and alarm.comparison.startswith("Greater")):
+        return times
+    on_demand = replace(alarm, query=single_metric(metrics, demand, period))
+    return [t for t in times if on_demand.state(t) is State.ALARM]
 
 
 class _Control:
