@@ -5,8 +5,8 @@
 and the same handlers, error mapping (container/responses.py), request log line and metrics
 (container/finish.py) as the Flask app's hooks; every other request (/ping, other paths and methods,
 Flask's 404 and 405) goes on to Flask. Flask's per-request work around a view (request and app
-contexts, URL matching, signals, session, hook dispatch) took 6% of bench/overhead's null transport
-(A/B, 20 blocks: 0.937, 0.908-0.971), and this path needs none of it.
+contexts, URL matching, signals, session, hook dispatch) took 8.5% of bench/overhead's null
+transport (A/B, 30 blocks: 0.915, 0.911-0.928), and this path needs none of it.
 """
 
 from __future__ import annotations
