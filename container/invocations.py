@@ -4,9 +4,9 @@
 `app.wsgi_app`) and answers POST /invocations itself, with Flask's own request and response classes
 and the same handlers, error mapping (container/responses.py), request log line and metrics
 (container/finish.py) as the Flask app's hooks; every other request (/ping, other paths and methods,
-Flask's 404 and 405) goes on to Flask. Flask's per-request work around a view (request and app
-contexts, URL matching, signals, session, hook dispatch) took 8.5% of bench/overhead's null
-transport (A/B, 30 blocks: 0.915, 0.911-0.928), and this path needs none of it.
+Flask's 404 and 405, another spelling of the path) goes on to Flask. Flask's per-request work
+around a view (request and app contexts, URL matching, signals, session, hook dispatch) took 8.5% of
+bench/overhead's null transport (A/B, 30 blocks: 0.915, 0.911-0.928), and this path needs none of it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Invocations:
         self.limit = runtime.settings.max_body_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        # exactly what Flask's URL map matches to the POST /invocations rule (it upper-cases the method)
+        # the path as clients send it; another spelling Flask routes to /invocations (//invocations) goes to Flask
         if environ.get("PATH_INFO") != "/invocations" or environ.get("REQUEST_METHOD", "").upper() != "POST":
             return self.flask_app(environ, start_response)
         request = Request(environ)
