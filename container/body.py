@@ -13,18 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Request
 
 from sdxl_inf2.core import errors
 from sdxl_inf2.core.invocation import parse_body
 
 
-def read_json(limit: int) -> Any:
+def read_json(request: Request, limit: int) -> Any:
     """The parsed body, or BadRequest / UnsupportedMediaType (field `(body)`) / PayloadTooLarge."""
-    return parse_body(_read_body(limit), request.content_type)
+    return parse_body(_read_body(request, limit), request.content_type)
 
 
-def _read_body(limit: int) -> bytes:
+def _read_body(request: Request, limit: int) -> bytes:
     """The whole body, or 413. A declared Content-Length over the limit is refused before reading;
     a chunked body (no length) is read up to the limit, and anything beyond it is refused too
     (werkzeug alone would silently truncate it)."""

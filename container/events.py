@@ -3,8 +3,9 @@
 front -> worker:  GenerateJob, or None (finish what is generated, then exit)
 worker -> front:  WorkerReady | WorkerFailed once after start, then per job either
                   JobFailed (generation raised), or
-                  JobGenerated, then later JobDone | JobFailed (the encode) from the encoder thread
-                  (SDXL_ENCODE=inline: JobDone | JobFailed only)
+                  JobGenerated, then later JobDone | JobFailed (the encode) from the encoder thread,
+                  or JobDone | JobFailed only (SDXL_ENCODE=inline, or an encode that ended within
+                  the worker's FAST_ENCODE_S: it frees the worker as JobGenerated would)
 
 A worker takes the next GenerateJob as soon as it has sent JobGenerated (or the job's end), so it
 holds at most two jobs: one generating, one encoding (it announces a finished generation only

@@ -1,6 +1,6 @@
 """What follows a response: the request log line and the metrics.
 
-The after_request hook gathers what to report and hands it off (two deque appends); background
+`report` gathers what to report and hands it off (two deque appends); background
 threads format and write it (container/batching.py): the request log (container/logs.py) every
 0.2 s, the EMF metrics every SDXL_METRICS_FLUSH_S (container/metrics.py), both once more on
 shutdown. Written in the request's thread after the response, they still held the front's GIL, and
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Response, g, request
+from flask import Request, Response, g, request
 
 from sdxl_inf2.core.headers import CUSTOM_ATTRIBUTES
 
@@ -24,27 +24,29 @@ from .runtime import Runtime
 
 
 def finish_request(response: Response, runtime: Runtime) -> Response:
-    """The after_request hook: what to report about this request, handed to the background writers."""
-    path = request.path
-    if path == "/ping":
-        return response
-    exchange: Exchange = g.exchange
-    entry = _log_entry(response, path, exchange)
-    runtime.request_log.add(entry, exchange.params)
-    if path == "/invocations" and runtime.metrics is not None:
-        runtime.metrics.emit(_outcome(response, entry, exchange))
+    """Flask's after_request hook (every request but POST /invocations, which reports itself)."""
+    if request.path != "/ping":
+        report(response, request, g.exchange, runtime)
     return response
 
 
-def _log_entry(response: Response, path: str, exchange: Exchange) -> dict[str, Any]:
+def report(response: Response, http_request: Request, exchange: Exchange, runtime: Runtime) -> None:
+    """What to report about this request, handed to the background writers."""
+    entry = _log_entry(response, http_request, exchange)
+    runtime.request_log.add(entry, exchange.params)
+    if entry["path"] == "/invocations" and runtime.metrics is not None:
+        runtime.metrics.emit(_outcome(response, entry, exchange))
+
+
+def _log_entry(response: Response, http_request: Request, exchange: Exchange) -> dict[str, Any]:
     job = exchange.job
     return {
         "inference_id": exchange.inference_id,
-        "method": request.method,
-        "path": path,
+        "method": http_request.method,
+        "path": http_request.path,
         "status": response.status_code,
         "bytes": response.content_length,
-        "custom_attributes": request.headers.get(CUSTOM_ATTRIBUTES),
+        "custom_attributes": http_request.headers.get(CUSTOM_ATTRIBUTES),
         "worker": job.worker if job else None,
         "cache": exchange.cache,
         "timings_ms": exchange.timings or {"total": round((time.monotonic() - exchange.started) * 1e3, 2)},

@@ -1,14 +1,12 @@
 """What the front's request handlers share: settings, model, pool, cache, metrics, in-flight table.
 
-Built once per front process (server.make_app) and stored on the Flask app; app.py and finish.py
-both read it, so it lives here and neither imports the other.
+Built once per front process (server.make_app) and stored on the Flask app; app.py, invocations.py
+and finish.py all read it, so it lives here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from flask import current_app
 
 from sdxl_inf2.core.modeldir import ModelInfo
 
@@ -38,9 +36,3 @@ class Runtime:
         self.request_log.close()
         if self.metrics is not None:
             self.metrics.close()
-
-
-def request_runtime() -> Runtime:
-    """The Runtime of the app handling the current request."""
-    runtime: Runtime = current_app.extensions["sdxl"]
-    return runtime

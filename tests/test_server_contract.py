@@ -234,3 +234,28 @@ def test_json_accept_with_quality_weights(server: Server) -> None:
     response = server.invoke(CAT, headers={"Accept": "image/png;q=0.5, application/json"})
     assert response.headers["Content-Type"] == "application/json"
     assert json.loads(response.content)["format"] == "png"
+
+
+def test_a_path_flask_routes_to_invocations_is_served_alike(server: Server) -> None:
+    """POST /invocations is answered before Flask (container/invocations.py); another spelling Flask
+    routes to the same rule (//invocations) goes through Flask's hooks and must answer alike."""
+    ids = {"X-Amzn-SageMaker-Inference-Id": "spelled-1"}
+    direct = server.invoke(CAT)
+    routed = requests.post(
+        server.url("//invocations"),
+        data=json.dumps(CAT),
+        headers={"Content-Type": "application/json", **ids},
+        timeout=60,
+    )
+    assert routed.status_code == direct.status_code == 200
+    assert routed.content == direct.content
+    varying = {"Date", "X-Inference-Id", "X-Amzn-SageMaker-Custom-Attributes", "Server-Timing"}
+    assert {k: v for k, v in routed.headers.items() if k not in varying} == {
+        k: v for k, v in direct.headers.items() if k not in varying
+    }
+    assert routed.headers["X-Inference-Id"] == "spelled-1"
+    assert [e["status"] for e in request_log(server, "spelled-1")] == [200]
+    bad = requests.post(
+        server.url("//invocations"), data=b"{", headers={"Content-Type": "application/json"}, timeout=60
+    )
+    assert error_of(bad, 400)["type"] == "validation_error"
