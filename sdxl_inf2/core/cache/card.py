@@ -48,15 +48,8 @@ class CardModel(BaseModel):
 
     @classmethod
     def of(cls, model: ModelInfo) -> CardModel:
-        variants = tuple(CardVariant(name=v.name, share=v.share, model=cls.of(v.model)) for v in model.variants)
-        return cls(
-            kind=model.kind,
-            shapes=model.shapes,
-            max_images=model.max_images,
-            defaults=model.defaults,
-            compiled_batch=model.compiled_batch,
-            variants=variants,
-        )
+        # ModelInfo's and Variant's attributes carry these names; the rest (paths) stays behind.
+        return cls.model_validate(model, from_attributes=True)
 
     def model_info(self) -> ModelInfo:
         """The ModelInfo that resolves requests as the publishing container does (no local files)."""
